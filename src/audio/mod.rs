@@ -1,0 +1,7 @@
+//! Audio: WAV files, sample-rate conversion, and (built on these) capture and playback.
+
+pub mod resample;
+pub mod wav;
+
+pub use resample::{Resampler, resample};
+pub use wav::{Audio, WavError, read_wav, write_wav};

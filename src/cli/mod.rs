@@ -1,0 +1,95 @@
+//! The `persona` command line: one file per command, each with its arguments and a `run` function.
+
+mod bench;
+mod config;
+mod doctor;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Paths, Settings};
+
+#[derive(Debug, Parser)]
+#[command(name = "persona", version, about = "Talk to an animated AI character, and stream it to OBS", long_about = None)]
+pub struct Cli {
+    /// Settings file to use instead of the one in your config folder.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// More log output (-v: debug, -vv: trace). RUST_LOG works too.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check models, ONNX Runtime, espeak-ng, audio devices, GPU, settings and the LLM endpoint.
+    Doctor(doctor::Args),
+    /// Show, write or check the settings file.
+    #[command(subcommand)]
+    Config(config::Command),
+    /// Measure speed and memory of each stage (medians; use a release build for real figures).
+    Bench(bench::Args),
+}
+
+/// What every command starts from: where things are, and the settings in effect.
+pub struct Context {
+    pub paths: Paths,
+    pub settings: Settings,
+}
+
+impl Context {
+    /// Resolves the paths and loads the settings; a broken settings file is an error that says where and why.
+    pub fn load(cli_config: Option<&std::path::Path>) -> anyhow::Result<Context> {
+        let paths = Paths::resolve(cli_config);
+        let settings = Settings::load(&paths.config_file)?;
+        Ok(Context { paths, settings })
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "persona=info,warn",
+        1 => "persona=debug,info",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}
+
+/// Runs the command line; errors are printed with their causes and give exit status 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        None => no_command(),
+        Some(Command::Doctor(args)) => doctor::run(cli.config.as_deref(), args),
+        Some(Command::Config(cmd)) => config::run(cli.config.as_deref(), cmd),
+        Some(Command::Bench(args)) => bench::run(cli.config.as_deref(), args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `persona` alone will open the avatar and the control panel; until those exist it says what is there.
+fn no_command() -> anyhow::Result<ExitCode> {
+    eprintln!(
+        "persona: the live app (avatar window, control panel, `persona run`) is not built yet.\n\
+         What works now: `persona doctor`, `persona models ...`, `persona config ...`.\n\
+         See `persona --help` for every command."
+    );
+    Ok(ExitCode::from(2))
+}

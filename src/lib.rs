@@ -1,0 +1,15 @@
+//! Persona: talk to an animated AI character.
+//!
+//! The modules follow the pipeline (see `docs/ARCHITECTURE.md`):
+//! microphone → `audio` → `vad` → `asr` → `llm` → `tts` → `rvc` → `audio` (speakers), with `lipsync` →
+//! `avatar` → `render` → `output` following the playback position, `pipeline` wiring them into a conversation,
+//! and `config`, `character` and `models` underneath everything.
+
+pub mod audio;
+pub mod bench;
+pub mod character;
+pub mod cli;
+pub mod config;
+pub mod models;
+#[doc(hidden)]
+pub mod testing;
