@@ -176,15 +176,19 @@ fn audio_devices(settings: &Settings) -> Vec<Check> {
     let host = cpal::default_host();
     let describe =
         |d: &cpal::Device| d.description().map(|x| x.name().to_owned()).unwrap_or_else(|_| "(unnamed)".into());
-    // A device "exists but will not open" on machines without a sound card: only a device whose configuration can
-    // be read counts.
+    // A device "exists but will not open" on machines without a sound card, and ALSA's `null` device (often the
+    // default there) discards everything: only a real device whose configuration can be read counts.
+    let real = |d: &cpal::Device| {
+        let id = d.id().map(|i| i.to_string()).unwrap_or_default();
+        !(id.ends_with(":null") || describe(d).starts_with("Discard all samples"))
+    };
     let inputs: Vec<String> = host
         .input_devices()
-        .map(|ds| ds.filter(|d| d.default_input_config().is_ok()).map(|d| describe(&d)).collect())
+        .map(|ds| ds.filter(|d| real(d) && d.default_input_config().is_ok()).map(|d| describe(&d)).collect())
         .unwrap_or_default();
     let outputs: Vec<String> = host
         .output_devices()
-        .map(|ds| ds.filter(|d| d.default_output_config().is_ok()).map(|d| describe(&d)).collect())
+        .map(|ds| ds.filter(|d| real(d) && d.default_output_config().is_ok()).map(|d| describe(&d)).collect())
         .unwrap_or_default();
     let line = |name: &'static str, devices: Vec<String>, wanted: &str, key: &str| {
         if devices.is_empty() {
@@ -256,7 +260,7 @@ fn llm(settings: &Settings) -> Check {
     if !settings.llm.api_key.is_empty() {
         req = req.bearer_auth(&settings.llm.api_key);
     }
-    match rt.block_on(req.send()) {
+    match rt.block_on(async move { req.send().await }) {
         Ok(resp) if resp.status().is_success() => Check::ok("llm", format!("{} reachable", settings.llm.endpoint)),
         Ok(resp) if resp.status() == reqwest::StatusCode::UNAUTHORIZED => Check::warn(
             "llm",

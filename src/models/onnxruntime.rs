@@ -115,16 +115,17 @@ pub fn environment(models_dir: &Path) -> Result<Environment, OrtError> {
     }
 }
 
-/// The loaded library's path and version ("1.32.0"), once `environment` has succeeded.
+/// The loaded library's path and version ("1.32.0"), once `environment` has succeeded. The version comes from
+/// the versioned file name (following links), else from the build info ("rel-1.32.0"), else "version unknown".
 pub fn loaded_version() -> Option<(PathBuf, String)> {
     let l = LOADED.get()?.as_ref().ok()?;
-    // The build info string reads "ORT Build Info: git-branch=rel-1.32.0, ..."; keep the version.
-    let info = ort::info();
-    let version = info
-        .split(|c: char| c == ',' || c == ' ' || c == '=')
-        .find_map(|w| w.strip_prefix("rel-"))
-        .map(str::to_owned)
-        .unwrap_or_else(|| info.to_owned());
+    let real = std::fs::canonicalize(&l.path).unwrap_or_else(|_| l.path.clone());
+    let from_name = real.file_name().map(|n| n.to_string_lossy().into_owned()).and_then(|name| {
+        let v = name.split_once(".so.").map(|(_, v)| v.to_owned())?;
+        v.chars().all(|c| c.is_ascii_digit() || c == '.').then_some(v)
+    });
+    let from_info = || ort::info().split([',', ' ', '=']).find_map(|w| w.strip_prefix("rel-")).map(str::to_owned);
+    let version = from_name.or_else(from_info).unwrap_or_else(|| "version unknown".into());
     Some((l.path.clone(), version))
 }
 
