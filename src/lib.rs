@@ -10,6 +10,7 @@ pub mod bench;
 pub mod character;
 pub mod cli;
 pub mod config;
+pub mod echo;
 pub mod models;
 pub mod pipeline;
 #[doc(hidden)]
