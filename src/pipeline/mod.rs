@@ -1,6 +1,7 @@
 //! The conversation: services wired from settings, the turn state machine, barge-in, metrics.
 
 pub mod barge_in;
+pub mod metrics;
 pub mod status;
 
 pub use status::{Control, ConversationState, SharedStatus, Status, TurnLatency};
