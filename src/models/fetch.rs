@@ -176,6 +176,13 @@ impl Fetcher {
         if !self.opts.force && manifest::check_file(file, &self.paths, Verify::Cached).state == FileState::Verified {
             return Ok(Outcome::AlreadyInstalled(dest));
         }
+        if self.opts.source == Source::Upstream {
+            // Refuse what cannot be fetched before touching the models folder.
+            let url = file.url.clone().ok_or_else(|| FetchError::NoSource { name: file.path.clone() })?;
+            if file.upstream_digest_unknown {
+                return Err(FetchError::UpstreamDigestUnknown { name: file.path.clone(), url });
+            }
+        }
         let dir = dest.parent().unwrap_or(&self.paths.models_dir).to_owned();
         std::fs::create_dir_all(&dir).map_err(io("create the folder", &dir))?;
         let part = with_suffix(&dest, ".part");
@@ -314,7 +321,7 @@ impl Fetcher {
             Err(_) => return Err(Transient::Stalled),
             Ok(Err(e)) if e.is_timeout() => return Err(Transient::Stalled),
             Ok(Err(e)) if e.is_connect() => {
-                return Err(Transient::Fatal(FetchError::Connect { url: url.to_owned(), reason: error_chain(&e) }));
+                return Err(Transient::Fatal(FetchError::Connect { url: url.to_owned(), reason: root_cause(&e) }));
             }
             Ok(Err(e)) => return Err(Transient::Cut(error_chain(&e))),
             Ok(Ok(r)) => r,
@@ -412,6 +419,15 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+/// The innermost cause ("Connection refused (os error 111)", "failed to lookup address information: ...").
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
