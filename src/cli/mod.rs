@@ -3,6 +3,7 @@
 mod bench;
 mod config;
 mod doctor;
+mod models;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +29,9 @@ pub struct Cli {
 pub enum Command {
     /// Check models, ONNX Runtime, espeak-ng, audio devices, GPU, settings and the LLM endpoint.
     Doctor(doctor::Args),
+    /// List, download and verify models (ONNX Runtime included).
+    #[command(subcommand)]
+    Models(models::Command),
     /// Show, write or check the settings file.
     #[command(subcommand)]
     Config(config::Command),
@@ -69,6 +73,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         None => no_command(),
         Some(Command::Doctor(args)) => doctor::run(cli.config.as_deref(), args),
+        Some(Command::Models(cmd)) => models::run(cli.config.as_deref(), cmd),
         Some(Command::Config(cmd)) => config::run(cli.config.as_deref(), cmd),
         Some(Command::Bench(args)) => bench::run(cli.config.as_deref(), args),
     };
