@@ -1,9 +1,14 @@
 //! The `persona` command line: one file per command, each with its arguments and a `run` function.
 
+mod avatar;
 mod bench;
 mod config;
 mod doctor;
+<<<<<<< HEAD
 mod models;
+=======
+mod render;
+>>>>>>> avatar
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +42,10 @@ pub enum Command {
     Config(config::Command),
     /// Measure speed and memory of each stage (medians; use a release build for real figures).
     Bench(bench::Args),
+    /// Render one frame of the avatar to a PNG.
+    Render(render::Args),
+    /// Open the avatar in a window (keys drive it), or build the default puppet.
+    Avatar(avatar::Args),
 }
 
 /// What every command starts from: where things are, and the settings in effect.
@@ -76,6 +85,8 @@ pub fn main() -> ExitCode {
         Some(Command::Models(cmd)) => models::run(cli.config.as_deref(), cmd),
         Some(Command::Config(cmd)) => config::run(cli.config.as_deref(), cmd),
         Some(Command::Bench(args)) => bench::run(cli.config.as_deref(), args),
+        Some(Command::Render(args)) => render::run(cli.config.as_deref(), args),
+        Some(Command::Avatar(args)) => avatar::run(cli.config.as_deref(), args),
     };
     match result {
         Ok(code) => code,
