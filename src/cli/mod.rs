@@ -4,11 +4,8 @@ mod avatar;
 mod bench;
 mod config;
 mod doctor;
-<<<<<<< HEAD
 mod models;
-=======
 mod render;
->>>>>>> avatar
 
 use std::path::PathBuf;
 use std::process::ExitCode;
