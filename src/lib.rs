@@ -12,5 +12,6 @@ pub mod cli;
 pub mod config;
 pub mod models;
 pub mod output;
+pub mod subtitles;
 #[doc(hidden)]
 pub mod testing;

@@ -284,3 +284,112 @@ fn v4l2_loopback_device_when_available() {
     let px = &out.stdout[(240 * 640 + 320) * 3..][..3];
     assert!(px[0] > 230 && px[1] < 25 && px[2] < 25, "{px:?}");
 }
+
+mod subtitles {
+    use persona::config::SubtitleSettings;
+    use persona::output::Frame;
+    use persona::subtitles::{Style, Subtitles, Word, composite, heard_word};
+
+    /// Too long for one line of a 1080-wide frame at the default size, fits two.
+    const LONG: &str = "Hello everyone, welcome back to the stream!";
+    /// Four lines at the default size.
+    const LONGER: &str =
+        "Well, I think the best part of streaming is talking with everyone in chat while the music plays";
+
+    fn timed(text: &str) -> Vec<Word> {
+        text.split_whitespace().enumerate().map(|(i, w)| Word::new(w, i as f64 * 0.3, i as f64 * 0.3 + 0.25)).collect()
+    }
+
+    fn subtitles() -> Subtitles {
+        Subtitles::new(Style::from_settings(&SubtitleSettings::default()).unwrap())
+    }
+
+    /// Pixels of the frame whose colour is the highlight colour (#ffd84a) drawn solid.
+    fn highlight_pixels(frame: &Frame) -> Vec<(u32, u32)> {
+        let mut v = Vec::new();
+        for y in 0..frame.height {
+            for x in 0..frame.width {
+                let p = frame.pixel(x, y);
+                if p[3] == 255 && p[0] >= 0xf5 && (0xcc..=0xe4).contains(&p[1]) && (0x38..=0x5c).contains(&p[2]) {
+                    v.push((x, y));
+                }
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn long_sentence_wraps_to_two_lines_inside_the_frame() {
+        let subs = subtitles();
+        let words = timed(LONG);
+        let layout = subs.layout(&words, 1080, 1920);
+        assert_eq!(layout.lines.len(), 2, "{layout:#?}");
+        assert!(layout.lines.iter().all(|l| l.width <= 1080.0 * 0.9));
+        let short = subs.layout(&timed("Hi there!"), 1080, 1920);
+        assert_eq!(short.lines.len(), 1);
+
+        // Drawn: glyph pixels in two separate bands of rows near the bottom of the frame.
+        let mut subs = subtitles();
+        let overlay = subs.overlay(&words, 0.1, 1080, 1920).unwrap().clone();
+        assert!(overlay.y > 1920 / 2, "bottom position");
+        let rows: Vec<u32> = (0..overlay.height)
+            .filter(|&y| (0..overlay.width).any(|x| overlay.rgba[((y * overlay.width + x) * 4 + 3) as usize] > 200))
+            .collect();
+        let bands = rows.windows(2).filter(|w| w[1] > w[0] + 1).count() + 1;
+        assert_eq!(bands, 2, "two lines of text, rows with ink: {rows:?}");
+    }
+
+    #[test]
+    fn the_word_being_heard_is_drawn_in_the_highlight_colour() {
+        let mut subs = subtitles();
+        let words = timed(LONG);
+        let background = Frame::filled(1080, 1920, [20, 40, 90, 255]);
+        let mut previous = None;
+        for (t, expect) in [(0.1, 0), (0.95, 3), (1.55, 5), (1.85, 6)] {
+            assert_eq!(heard_word(&words, t), Some(expect));
+            let overlay = subs.overlay(&words, t, 1080, 1920).unwrap();
+            assert_eq!(overlay.highlighted, Some(expect));
+            let b = *overlay.words.iter().find(|b| b.index == expect).unwrap();
+            let mut frame = background.clone();
+            composite(&mut frame, overlay);
+            let px = highlight_pixels(&frame);
+            assert!(px.len() > 200, "at {t}s few highlight pixels: {}", px.len());
+            // Every highlight pixel lies on the heard word's box (outline may shave the edges).
+            for &(x, y) in &px {
+                assert!(
+                    x + 1 >= b.x0 && x <= b.x1 && y + 1 >= b.y0 && y <= b.y1,
+                    "at {t}s highlight pixel ({x},{y}) outside word {expect} box {b:?}"
+                );
+            }
+            assert_ne!(previous, Some(px), "the highlight moved");
+            previous = Some(highlight_pixels(&frame));
+        }
+        // In a pause nothing is highlighted, but the sentence is still shown.
+        let overlay = subs.overlay(&words, 0.27, 1080, 1920).unwrap();
+        assert_eq!(overlay.highlighted, None);
+        let mut frame = background.clone();
+        composite(&mut frame, overlay);
+        assert!(highlight_pixels(&frame).is_empty());
+        let white = (overlay.y..overlay.y + overlay.height)
+            .flat_map(|y| (0..1080).map(move |x| (x, y)))
+            .filter(|&(x, y)| frame.pixel(x, y) == [255, 255, 255, 255])
+            .count();
+        assert!(white > 1000, "white text pixels: {white}");
+    }
+
+    #[test]
+    fn sentences_longer_than_max_lines_are_paged_with_the_heard_word() {
+        let mut subs = subtitles();
+        let words = timed(LONGER);
+        let layout = subs.layout(&words, 1080, 1920);
+        assert!(layout.lines.len() >= 3, "{}", layout.lines.len());
+        let last = words.len() - 1;
+        let page_two_word = layout.lines[2].words[0].index;
+        let o = subs.overlay(&words, words[page_two_word].start_s + 0.01, 1080, 1920).unwrap();
+        assert!(o.words.iter().any(|b| b.index == last) || layout.lines.len() > 4);
+        assert!(o.words.iter().all(|b| b.index >= page_two_word), "only the second page is shown");
+        let o = subs.overlay(&words, 0.01, 1080, 1920).unwrap();
+        assert_eq!(o.words.first().map(|b| b.index), Some(0));
+        assert!(o.words.len() < words.len());
+    }
+}

@@ -45,8 +45,8 @@ impl FrameSink for PngSink {
         check_size(&self.name(), &self.format, frame)?;
         unpremultiply_into(&frame.rgba, &mut self.buffer);
         let path = Self::frame_path(&self.dir, self.next);
-        let file = std::fs::File::create(&path)
-            .map_err(|e| OutputError::io(format!("cannot write {}", path.display()), e))?;
+        let file =
+            std::fs::File::create(&path).map_err(|e| OutputError::io(format!("cannot write {}", path.display()), e))?;
         // Fast compression: a stream at 30 fps cannot wait for the best one.
         PngEncoder::new_with_quality(std::io::BufWriter::new(file), CompressionType::Fast, FilterType::Sub)
             .write_image(&self.buffer, frame.width, frame.height, ExtendedColorType::Rgba8)

@@ -64,7 +64,9 @@ impl Y4mSink {
     /// Writes to any writer (used by benchmarks and by callers with their own pipe).
     pub fn to_writer(out: Box<dyn Write + Send>, format: VideoFormat, name: String) -> Result<Y4mSink, OutputError> {
         if format.width == 0 || format.height == 0 || format.fps == 0 {
-            return Err(OutputError::BadSpec(format!("{name}: size and frame rate must be above zero, got {format:?}")));
+            return Err(OutputError::BadSpec(format!(
+                "{name}: size and frame rate must be above zero, got {format:?}"
+            )));
         }
         let n = format.width as usize * format.height as usize;
         let mut pipe = Pipe { name, format, out: Some(out), buffer: vec![0; n * 4] };

@@ -125,10 +125,7 @@ impl FromStr for OutputSpec {
             ))
         })?;
         if kind.needs_target() && target.is_empty() {
-            return Err(OutputError::BadSpec(format!(
-                "`{s}` needs a target, e.g. {}",
-                kind.example()
-            )));
+            return Err(OutputError::BadSpec(format!("`{s}` needs a target, e.g. {}", kind.example())));
         }
         if kind == OutputKind::Overlay && !target.is_empty() {
             return Err(OutputError::BadSpec(format!("`{s}`: the overlay takes no target; write `overlay`")));

@@ -11,8 +11,8 @@ use std::os::fd::AsRawFd;
 
 use super::convert::{Matrix, rgba_to_nv12, rgba_to_yuyv};
 use super::v4l2_format::{
-    CAP_DEVICE_CAPS, CAP_VIDEO_OUTPUT, CAPABILITY_SIZE, CameraFormat, FormatDevice, Negotiated,
-    PixFormat, VIDIOC_G_FMT, VIDIOC_QUERYCAP, VIDIOC_S_FMT, negotiate,
+    CAP_DEVICE_CAPS, CAP_VIDEO_OUTPUT, CAPABILITY_SIZE, CameraFormat, FormatDevice, Negotiated, PixFormat,
+    VIDIOC_G_FMT, VIDIOC_QUERYCAP, VIDIOC_S_FMT, negotiate,
 };
 use super::{Frame, FrameSink, OutputError, VideoFormat, check_size};
 

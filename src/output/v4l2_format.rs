@@ -207,8 +207,7 @@ pub fn negotiate(dev: &mut dyn FormatDevice, device: &str, width: u32, height: u
             Ok(got) => {
                 let packed = format.bytes_per_line(width);
                 let same_lines = got.bytesperline == 0 || got.bytesperline == packed;
-                if got.pixelformat == want.pixelformat && got.width == width && got.height == height && same_lines
-                {
+                if got.pixelformat == want.pixelformat && got.width == width && got.height == height && same_lines {
                     return Ok(Negotiated { format, matrix, bytes_per_line: packed });
                 }
                 answers.push(format!("asked for {}, it set {}", want.describe(), got.describe()));
