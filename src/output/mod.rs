@@ -17,6 +17,7 @@ pub mod spout;
 #[cfg(target_os = "linux")]
 pub mod v4l2;
 pub mod v4l2_format;
+pub mod window;
 
 use std::fmt;
 
@@ -142,7 +143,10 @@ pub fn open(
     let mut windows = Vec::new();
     for spec in specs {
         match spec.kind {
-            OutputKind::Window | OutputKind::Overlay => windows.push(spec.clone()),
+            OutputKind::Window => windows.push(window::WindowKind::Plain {
+                background: spec.colour()?.unwrap_or(window_background),
+            }),
+            OutputKind::Overlay => windows.push(window::WindowKind::Overlay),
             OutputKind::Y4m => sinks.push(Box::new(raw::Y4mSink::open(&spec.target, format)?)),
             OutputKind::Rgba => sinks.push(Box::new(raw::RgbaSink::open(&spec.target, format)?)),
             OutputKind::Png => sinks.push(Box::new(png::PngSink::open(&spec.target, format)?)),
@@ -165,7 +169,7 @@ pub fn open(
         }
     }
     if !windows.is_empty() {
-        return Err(OutputError::Unsupported(format!("window outputs are not built yet: {windows:?}")));
+        sinks.push(Box::new(window::WindowSink::open(windows, format)?));
     }
     Ok(sinks)
 }
