@@ -143,9 +143,9 @@ pub fn open(
     let mut windows = Vec::new();
     for spec in specs {
         match spec.kind {
-            OutputKind::Window => windows.push(window::WindowKind::Plain {
-                background: spec.colour()?.unwrap_or(window_background),
-            }),
+            OutputKind::Window => {
+                windows.push(window::WindowKind::Plain { background: spec.colour()?.unwrap_or(window_background) })
+            }
             OutputKind::Overlay => windows.push(window::WindowKind::Overlay),
             OutputKind::Y4m => sinks.push(Box::new(raw::Y4mSink::open(&spec.target, format)?)),
             OutputKind::Rgba => sinks.push(Box::new(raw::RgbaSink::open(&spec.target, format)?)),
