@@ -8,6 +8,7 @@
 //! Which outputs run comes from `--output KIND:TARGET` flags ([`OutputSpec`]) or the `[output]` settings;
 //! [`open`] turns a spec into a sink.
 
+pub mod bench;
 pub mod convert;
 pub mod png;
 pub mod raw;
