@@ -12,7 +12,9 @@ pub mod character;
 pub mod cli;
 pub mod config;
 pub mod models;
+pub mod output;
 pub mod pipeline;
 pub mod render;
+pub mod subtitles;
 #[doc(hidden)]
 pub mod testing;
