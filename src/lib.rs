@@ -5,6 +5,7 @@
 //! `avatar` → `render` → `output` following the playback position, `pipeline` wiring them into a conversation,
 //! and `config`, `character` and `models` underneath everything.
 
+pub mod asr;
 pub mod audio;
 pub mod bench;
 pub mod character;
@@ -13,3 +14,4 @@ pub mod config;
 pub mod models;
 #[doc(hidden)]
 pub mod testing;
+pub mod vad;

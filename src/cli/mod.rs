@@ -3,6 +3,8 @@
 mod bench;
 mod config;
 mod doctor;
+mod listen;
+mod transcribe;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +35,10 @@ pub enum Command {
     Config(config::Command),
     /// Measure speed and memory of each stage (medians; use a release build for real figures).
     Bench(bench::Args),
+    /// Transcribe a WAV file (text, or --json with segment and word times).
+    Transcribe(transcribe::Args),
+    /// Listen to the microphone (or --input FILE) and print speech events and partial/final transcripts live.
+    Listen(listen::Args),
 }
 
 /// What every command starts from: where things are, and the settings in effect.
@@ -71,6 +77,8 @@ pub fn main() -> ExitCode {
         Some(Command::Doctor(args)) => doctor::run(cli.config.as_deref(), args),
         Some(Command::Config(cmd)) => config::run(cli.config.as_deref(), cmd),
         Some(Command::Bench(args)) => bench::run(cli.config.as_deref(), args),
+        Some(Command::Transcribe(args)) => transcribe::run(cli.config.as_deref(), args),
+        Some(Command::Listen(args)) => listen::run(cli.config.as_deref(), args),
     };
     match result {
         Ok(code) => code,
