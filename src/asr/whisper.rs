@@ -125,10 +125,16 @@ impl Whisper {
 
     /// Loads a ggml model file with the decoding options of `settings`.
     pub fn open(path: &Path, settings: &AsrSettings) -> Result<Whisper, AsrError> {
+        Whisper::open_with_dtw(path, settings, true)
+    }
+
+    /// Like [`Whisper::open`]; `dtw = false` skips the DTW word alignment (word times then come from token
+    /// timestamps), which the benchmark uses to show what DTW costs.
+    pub fn open_with_dtw(path: &Path, settings: &AsrSettings, dtw: bool) -> Result<Whisper, AsrError> {
         check_model_file(path)?;
         // whisper.cpp prints its progress on stderr; route it into whisper-rs's hooks (which drop it) instead.
         whisper_rs::install_logging_hooks();
-        let preset = dtw_preset(path);
+        let preset = if dtw { dtw_preset(path) } else { None };
         let mut cparams = WhisperContextParameters::default();
         cparams.use_gpu(false);
         if let Some(model_preset) = preset.clone() {

@@ -5,6 +5,8 @@
 
 use crate::cli::Context;
 
+mod listening;
+
 /// One area of benchmarks: a name for the command line and a function that prints its report.
 pub struct Area {
     pub name: &'static str,
@@ -13,7 +15,11 @@ pub struct Area {
 }
 
 /// Every area, in pipeline order. Each module adds its line here.
-pub const AREAS: &[Area] = &[];
+pub const AREAS: &[Area] = &[Area {
+    name: "listening",
+    about: "Silero VAD per chunk, Whisper real-time factor, end of speech to final transcript",
+    run: listening::run,
+}];
 
 /// Median of a sample (sorts it). NaN-free input expected; an empty sample gives NaN.
 pub fn median(xs: &mut [f64]) -> f64 {
