@@ -16,7 +16,7 @@ const LINES: [&str; 4] = [
     "Hello Mira, how are you doing today?",
     "I would like to hear a short story about a dragon.",
     "Please make it funny.",
-    "The weather outside is cold and rainy.",
+    "It is cold and rainy outside.",
 ];
 
 pub fn run(ctx: &Context) -> anyhow::Result<()> {

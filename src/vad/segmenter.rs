@@ -69,7 +69,9 @@ impl Segmenter {
             threshold: settings.threshold,
             continue_threshold: settings.continue_threshold.min(settings.threshold),
             min_speech: ms_to_samples(settings.min_speech_ms),
-            end_silence: ms_to_samples(settings.end_silence_ms),
+            // The VAD sees 32 ms chunks, so silence is counted in whole chunks, rounded to the nearest (450 ms is
+            // 14 chunks, 448 ms): a pause of a full chunk more would merge utterances separated by 0.6 s.
+            end_silence: (ms_to_samples(settings.end_silence_ms) as f64 / CHUNK as f64).round() as u64 * CHUNK as u64,
             padding: ms_to_samples(settings.padding_ms),
             min_segment: ms_to_samples(settings.min_segment_ms),
             state: State::Silence,
