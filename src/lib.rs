@@ -5,6 +5,7 @@
 //! `avatar` → `render` → `output` following the playback position, `pipeline` wiring them into a conversation,
 //! and `config`, `character` and `models` underneath everything.
 
+pub mod asr;
 pub mod audio;
 pub mod avatar;
 pub mod bench;
@@ -18,3 +19,4 @@ pub mod render;
 pub mod subtitles;
 #[doc(hidden)]
 pub mod testing;
+pub mod vad;

@@ -5,6 +5,8 @@
 
 use crate::cli::Context;
 
+mod listening;
+
 /// One area of benchmarks: a name for the command line and a function that prints its report.
 pub struct Area {
     pub name: &'static str,
@@ -14,6 +16,11 @@ pub struct Area {
 
 /// Every area, in pipeline order. Each module adds its line here.
 pub const AREAS: &[Area] = &[
+    Area {
+        name: "listening",
+        about: "Silero VAD per chunk, Whisper real-time factor, end of speech to final transcript",
+        run: listening::run,
+    },
     Area {
         name: "avatar",
         about: "rig evaluation per frame, 1080×1920 render + readback fps",

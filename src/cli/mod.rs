@@ -4,8 +4,10 @@ mod avatar;
 mod bench;
 mod config;
 mod doctor;
+mod listen;
 mod models;
 mod render;
+mod transcribe;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +45,10 @@ pub enum Command {
     Render(render::Args),
     /// Open the avatar in a window (keys drive it), or build the default puppet.
     Avatar(avatar::Args),
+    /// Transcribe a WAV file (text, or --json with segment and word times).
+    Transcribe(transcribe::Args),
+    /// Listen to the microphone (or --input FILE) and print speech events and partial/final transcripts live.
+    Listen(listen::Args),
 }
 
 /// What every command starts from: where things are, and the settings in effect.
@@ -84,6 +90,8 @@ pub fn main() -> ExitCode {
         Some(Command::Bench(args)) => bench::run(cli.config.as_deref(), args),
         Some(Command::Render(args)) => render::run(cli.config.as_deref(), args),
         Some(Command::Avatar(args)) => avatar::run(cli.config.as_deref(), args),
+        Some(Command::Transcribe(args)) => transcribe::run(cli.config.as_deref(), args),
+        Some(Command::Listen(args)) => listen::run(cli.config.as_deref(), args),
     };
     match result {
         Ok(code) => code,
