@@ -32,10 +32,12 @@ enum State {
     Candidate {
         start: u64,
     },
-    /// Inside an utterance that began at `start`; the last speech chunk ended at `last_speech`.
+    /// Inside an utterance that began at `start`; the last speech chunk ended at `last_speech`, the last chunk at
+    /// or above `threshold` at `last_sure`.
     Speech {
         start: u64,
         last_speech: u64,
+        last_sure: u64,
     },
 }
 
@@ -100,12 +102,12 @@ impl Segmenter {
     /// The audio the utterance would have if it ended now: its speech plus padding on both sides, once the pause
     /// after the last speech is at least as long as the padding. Used to start the final transcript early.
     pub fn audio_if_ended_now(&self) -> Option<(Vec<f32>, f32, f32)> {
-        let State::Speech { start, last_speech } = self.state else { return None };
+        let State::Speech { start, last_speech, last_sure } = self.state else { return None };
         if self.now < last_speech + self.padding || last_speech - start < self.min_segment {
             return None;
         }
         let audio = self.range(start.saturating_sub(self.padding), last_speech + self.padding);
-        Some((audio, secs(start), secs(last_speech)))
+        Some((audio, secs(start), secs(last_sure)))
     }
 
     fn range(&self, from: u64, to: u64) -> Vec<f32> {
@@ -125,12 +127,13 @@ impl Segmenter {
             State::Silence => State::Silence,
             State::Candidate { start } if speech => self.candidate(start, events),
             State::Candidate { .. } => State::Silence,
-            State::Speech { start, .. } if speech => {
+            State::Speech { start, last_sure, .. } if speech => {
                 events.push(SegmenterEvent::Continuing { start_s: secs(start), now_s: secs(self.now), speaking: true });
-                State::Speech { start, last_speech: self.now }
+                let last_sure = if probability >= self.threshold { self.now } else { last_sure };
+                State::Speech { start, last_speech: self.now, last_sure }
             }
-            State::Speech { start, last_speech } if self.now - last_speech >= self.end_silence => {
-                events.push(self.end(start, last_speech));
+            State::Speech { start, last_speech, last_sure } if self.now - last_speech >= self.end_silence => {
+                events.push(self.end(start, last_speech, last_sure));
                 State::Silence
             }
             s @ State::Speech { start, .. } => {
@@ -147,8 +150,8 @@ impl Segmenter {
 
     /// Ends the stream: an utterance in progress ends at its last speech.
     pub fn finish(&mut self, events: &mut Vec<SegmenterEvent>) {
-        if let State::Speech { start, last_speech } = self.state {
-            events.push(self.end(start, last_speech));
+        if let State::Speech { start, last_speech, last_sure } = self.state {
+            events.push(self.end(start, last_speech, last_sure));
         }
         self.state = State::Silence;
         self.trim();
@@ -157,14 +160,18 @@ impl Segmenter {
     fn candidate(&self, start: u64, events: &mut Vec<SegmenterEvent>) -> State {
         if self.now - start >= self.min_speech {
             events.push(SegmenterEvent::SpeechStarted { start_s: secs(start) });
-            State::Speech { start, last_speech: self.now }
+            State::Speech { start, last_speech: self.now, last_sure: self.now }
         } else {
             State::Candidate { start }
         }
     }
 
-    fn end(&self, start: u64, last_speech: u64) -> SegmenterEvent {
-        let (start_s, end_s) = (secs(start), secs(last_speech));
+    /// The utterance's speech ends where the VAD was last sure of it (`last_sure`): in noise the probability
+    /// decays slowly through the band between the two thresholds after the last word, and that tail is not speech.
+    /// Its audio still runs to the last chunk above `continue_threshold` plus padding, so it equals the audio of
+    /// `audio_if_ended_now`.
+    fn end(&self, start: u64, last_speech: u64, last_sure: u64) -> SegmenterEvent {
+        let (start_s, end_s) = (secs(start), secs(last_sure));
         if last_speech - start < self.min_segment {
             return SegmenterEvent::Discarded { start_s, end_s };
         }
