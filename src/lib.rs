@@ -10,6 +10,7 @@ pub mod bench;
 pub mod character;
 pub mod cli;
 pub mod config;
+pub mod llm;
 pub mod models;
 #[doc(hidden)]
 pub mod testing;
