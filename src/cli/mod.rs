@@ -1,8 +1,10 @@
 //! The `persona` command line: one file per command, each with its arguments and a `run` function.
 
 mod bench;
+mod chat;
 mod config;
 mod doctor;
+mod llm;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +35,11 @@ pub enum Command {
     Config(config::Command),
     /// Measure speed and memory of each stage (medians; use a release build for real figures).
     Bench(bench::Args),
+    /// Chat with the character in the terminal (streamed replies, emotion tags, history kept between runs).
+    Chat(chat::Args),
+    /// Check the LLM server: `persona llm probe`.
+    #[command(subcommand)]
+    Llm(llm::Command),
 }
 
 /// What every command starts from: where things are, and the settings in effect.
@@ -71,6 +78,8 @@ pub fn main() -> ExitCode {
         Some(Command::Doctor(args)) => doctor::run(cli.config.as_deref(), args),
         Some(Command::Config(cmd)) => config::run(cli.config.as_deref(), cmd),
         Some(Command::Bench(args)) => bench::run(cli.config.as_deref(), args),
+        Some(Command::Chat(args)) => chat::run(cli.config.as_deref(), args),
+        Some(Command::Llm(cmd)) => llm::run(cli.config.as_deref(), cmd),
     };
     match result {
         Ok(code) => code,

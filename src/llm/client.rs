@@ -126,7 +126,7 @@ impl OpenAiClient {
                 endpoint: self.inner.base.clone(),
                 after: secs(self.inner.settings.connect_timeout_s),
             }
-        } else if e.is_connect() || e.is_request() {
+        } else if e.is_connect() {
             LlmError::Connect { endpoint: self.inner.base.clone(), reason: chain(&e) }
         } else {
             LlmError::Network { reason: chain(&e) }

@@ -71,7 +71,7 @@ pub enum LlmError {
     #[error("the server reported an error in the middle of the reply: {message}")]
     StreamError { message: String },
 
-    #[error("the connection broke during the reply ({reason}); try again")]
+    #[error("the connection to the server broke ({reason}); try again")]
     Network { reason: String },
 
     #[error("the reply was cancelled")]

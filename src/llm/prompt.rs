@@ -69,17 +69,14 @@ impl History {
     }
 
     /// A reply cut off after `heard_chars` chars of its display text were heard: only that part is kept, backed up
-    /// to the end of the last whole word, and marked interrupted. Returns the turn kept, or `None` when nothing was
+    /// to the end of the last whole word, and marked interrupted (also when everything received so far was heard:
+    /// the rest of the reply was never said). Returns the turn kept, or `None` when nothing was
     /// heard (then the reply is left out, as if never said).
     pub fn push_interrupted(&mut self, text: &str, heard_chars: usize) -> Option<&Turn> {
         let chars: Vec<char> = text.chars().collect();
-        if heard_chars >= chars.len() {
-            self.push_character(text);
-            return self.turns.last();
-        }
-        let mut end = heard_chars;
+        let mut end = heard_chars.min(chars.len());
         // Inside a word: drop the partial word.
-        if end > 0 && chars[end].is_alphanumeric() && chars[end - 1].is_alphanumeric() {
+        if end > 0 && end < chars.len() && chars[end].is_alphanumeric() && chars[end - 1].is_alphanumeric() {
             while end > 0 && !chars[end - 1].is_whitespace() {
                 end -= 1;
             }
