@@ -401,3 +401,33 @@ fn probe_reports_endpoint_model_and_reply() {
     assert!(!ok, "{text}");
     assert!(text.contains("not in the list: smol") && text.contains("404"), "{text}");
 }
+
+#[test]
+fn interactive_chat_greets_and_answers_each_line() {
+    let server = ScriptServer::with_replies(vec![
+        ScriptedReply::text("[EMOTION:🤔] Hmm, tea or coffee? Tea."),
+        ScriptedReply::text("[Mira]: Bye for now!"),
+    ])
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_persona"))
+        .args(["--config", home.path().join("s.toml").to_str().unwrap(), "chat"])
+        .env("XDG_DATA_HOME", home.path())
+        .env("PERSONA_LLM_URL", server.url())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"what do you drink?\n\nok bye\n/quit\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("Mira: Hi! I'm Mira. What's on your mind?"), "greeting: {stdout}");
+    assert!(stdout.contains("Mira: [🤔 thinking] Hmm, tea or coffee? Tea."), "{stdout}");
+    assert!(stdout.contains("Mira: Bye for now!"), "the [Mira]: prefix is not shown: {stdout}");
+    let second = server.chat_requests()[1].messages();
+    assert!(second[0].1.ends_with("You opened the conversation by saying: \"Hi! I'm Mira. What's on your mind?\""));
+    let rest: Vec<&str> = second[1..].iter().map(|(_, c)| c.as_str()).collect();
+    assert_eq!(rest, vec!["what do you drink?", "Hmm, tea or coffee? Tea.", "ok bye"]);
+}

@@ -133,11 +133,20 @@ impl Prompt {
             budget -= cost;
             kept += 1;
         }
+        let whole = kept == history.turns.len();
         let mut recent = &history.turns[history.turns.len() - kept..];
-        while recent.first().is_some_and(|t| t.speaker == Speaker::Character) {
+        let mut opening = Vec::new();
+        while let Some(first) = recent.first().filter(|t| t.speaker == Speaker::Character) {
+            opening.push(first.text.as_str());
             recent = &recent[1..];
         }
-        let mut out: Vec<Message> = vec![Message::system(&self.system)];
+        let mut system = self.system.clone();
+        // The character spoke first (a greeting): templates want the user first, so the opening line goes into the
+        // system message. A character line left first only by trimming is dropped with the rest of the old turns.
+        if whole && !opening.is_empty() {
+            system.push_str(&format!("\n\nYou opened the conversation by saying: \"{}\"", opening.join(" ")));
+        }
+        let mut out: Vec<Message> = vec![Message::system(system)];
         let lines = recent
             .iter()
             .map(|t| match t.speaker {
@@ -236,5 +245,6 @@ mod tests {
         assert!(h.push_interrupted("Hello there", 0).is_none());
         let m = prompt(10, 1000).messages(&h, "wait");
         assert_eq!(m.len(), 2, "history may not start with the character");
+        assert!(m[0].content.ends_with("You opened the conversation by saying: \"Octopuses have three\""));
     }
 }
