@@ -82,13 +82,24 @@ async fn probe(ctx: &Context, timeout: Duration) -> bool {
             e = stream.next() => e,
             _ = &mut deadline => {
                 if first.is_some() { break; }
-                println!("reply     FAIL  no token within {:.0} s", timeout.as_secs_f32());
+                println!(
+                    "reply     FAIL  the server is up but sent no token within {:.0} s: a model still loading, or a slow \
+                     machine? Try again, or allow more time: persona llm probe --timeout 60",
+                    timeout.as_secs_f32()
+                );
                 return false;
             }
         };
         match ev {
             Some(Ok(StreamEvent::Content(c) | StreamEvent::Reasoning(c))) => {
-                first.get_or_insert_with(|| started.elapsed());
+                if first.is_none() {
+                    first = Some(started.elapsed());
+                    // The first token answers the question; a little more text shows what the model says.
+                    let soon = tokio::time::Instant::now() + Duration::from_millis(1500);
+                    if soon < deadline.deadline() {
+                        deadline.as_mut().reset(soon);
+                    }
+                }
                 text.push_str(&c);
             }
             Some(Ok(StreamEvent::Done)) | None => break,

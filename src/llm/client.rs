@@ -258,12 +258,11 @@ impl OpenAiClient {
                     break;
                 }
             }
+            let end = if ended { decoder.end_of_stream(&mut events) } else { Ok(()) };
             forward(tx, std::mem::take(&mut events), passed_on).await?;
+            end?;
             if decoder.is_done() {
                 return Ok(());
-            }
-            if ended {
-                return Err(LlmError::Truncated.into());
             }
         }
     }

@@ -111,6 +111,8 @@ impl SseParser {
 pub struct ChunkDecoder {
     think: ThinkSplitter,
     done: bool,
+    /// A chunk carried a `finish_reason`: the reply is complete even if `[DONE]` never comes.
+    finished: bool,
 }
 
 impl ChunkDecoder {
@@ -121,6 +123,21 @@ impl ChunkDecoder {
     /// Whether `[DONE]` (or a final chunk of a server that never sends it) has been seen.
     pub fn is_done(&self) -> bool {
         self.done
+    }
+
+    /// The connection closed. A reply whose last chunk had a `finish_reason` is complete (some servers never send
+    /// `[DONE]`); otherwise it was cut off.
+    pub fn end_of_stream(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), LlmError> {
+        if self.done {
+            return Ok(());
+        }
+        if !self.finished {
+            return Err(LlmError::Truncated);
+        }
+        self.think.finish(out);
+        self.done = true;
+        out.push(StreamEvent::Done);
+        Ok(())
     }
 
     pub fn event(&mut self, event: SseEvent, out: &mut Vec<StreamEvent>) -> Result<(), LlmError> {
@@ -162,6 +179,9 @@ impl ChunkDecoder {
 
     fn value(&mut self, v: &serde_json::Value, out: &mut Vec<StreamEvent>) {
         if let Some(choice) = v.get("choices").and_then(|c| c.as_array()).and_then(|c| c.first()) {
+            if choice.get("finish_reason").is_some_and(|f| !f.is_null()) {
+                self.finished = true;
+            }
             // `delta` when streaming; `message` in a whole completion.
             let delta = choice.get("delta").or_else(|| choice.get("message"));
             if let Some(delta) = delta {
@@ -277,6 +297,18 @@ mod tests {
             d.event(SseEvent::Data((*p).into()), &mut out).unwrap();
         }
         out
+    }
+
+    #[test]
+    fn end_without_done() {
+        let mut d = ChunkDecoder::new();
+        let mut out = Vec::new();
+        d.event(SseEvent::Data(r#"{"choices":[{"delta":{"content":"Hi"},"finish_reason":null}]}"#.into()), &mut out)
+            .unwrap();
+        assert_eq!(d.end_of_stream(&mut out), Err(LlmError::Truncated));
+        d.event(SseEvent::Data(r#"{"choices":[{"delta":{},"finish_reason":"stop"}]}"#.into()), &mut out).unwrap();
+        assert_eq!(d.end_of_stream(&mut out), Ok(()));
+        assert_eq!(out, vec![StreamEvent::Content("Hi".into()), StreamEvent::Done]);
     }
 
     #[test]
