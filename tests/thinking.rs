@@ -96,7 +96,8 @@ async fn every_fault_gives_its_error_and_the_next_turn_works() {
     let status = |code, retry_after| {
         ScriptedReply::text("").fault(Fault::Status { code, message: format!("scripted {code}"), retry_after })
     };
-    let cases: Vec<(ScriptedReply, &str, fn(&LlmError) -> bool)> = vec![
+    type Case = (ScriptedReply, &'static str, fn(&LlmError) -> bool);
+    let cases: Vec<Case> = vec![
         (status(401, None), "llm.api_key", |e| matches!(e, LlmError::Unauthorized { .. })),
         (status(404, None), "llm.model (\"scripted\")", |e| matches!(e, LlmError::NotFound { .. })),
         (status(429, Some(7)), "wait 7 s", |e| matches!(e, LlmError::RateLimited { .. })),

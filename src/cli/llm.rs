@@ -49,7 +49,7 @@ async fn probe(ctx: &Context, timeout: Duration) -> bool {
     match client.list_models(timeout).await {
         Ok(models) => {
             println!("endpoint  ok    {} answers ({} model(s))", settings.endpoint, models.len());
-            if models.iter().any(|m| *m == model) {
+            if models.contains(&model) {
                 println!("model     ok    \"{model}\" is available");
             } else if models.is_empty() {
                 println!("model     ?     the server lists no models; trying \"{model}\" anyway");

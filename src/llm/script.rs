@@ -165,7 +165,8 @@ pub fn tokens(text: &str) -> Vec<String> {
     let mut words: Vec<String> = Vec::new();
     for c in text.chars() {
         match words.last_mut() {
-            Some(w) if !(c == ' ' && !w.trim().is_empty()) => w.push(c),
+            // a space starts a new word, unless the word so far is only spaces
+            Some(w) if c != ' ' || w.trim().is_empty() => w.push(c),
             _ => words.push(c.to_string()),
         }
     }

@@ -53,7 +53,7 @@ fn starts_word(s: &str) -> bool {
 }
 
 fn starts_punct(s: &str) -> bool {
-    s.starts_with(|c: char| matches!(c, ',' | '.' | '!' | '?' | ';' | ':' | '…'))
+    s.starts_with([',', '.', '!', '?', ';', ':', '…'])
 }
 
 /// Whether `c` is an emoji or a piece of one (variation selectors, joiners, skin tones, flags, keycaps).
@@ -252,7 +252,7 @@ fn say_token(raw: &str, next: Option<&str>, _at_word_start: bool) -> (bool, Stri
     if body.is_empty() {
         return (false, raw.to_owned());
     }
-    let next_body = next.map(|n| n.trim_end_matches(|c: char| matches!(c, '.' | ',' | '!' | '?' | ';' | ':')));
+    let next_body = next.map(|n| n.trim_end_matches(['.', ',', '!', '?', ';', ':']));
     let mut consumed = false;
     let said = if let Some(s) = say_url(body) {
         s
@@ -514,11 +514,11 @@ pub fn cardinal(n: u64) -> String {
     }
     if n < 100 {
         let t = TENS[(n / 10) as usize];
-        return if n % 10 == 0 { t.into() } else { format!("{t}-{}", ONES[(n % 10) as usize]) };
+        return if n.is_multiple_of(10) { t.into() } else { format!("{t}-{}", ONES[(n % 10) as usize]) };
     }
     if n < 1000 {
         let h = format!("{} hundred", ONES[(n / 100) as usize]);
-        return if n % 100 == 0 { h } else { format!("{h} {}", cardinal(n % 100)) };
+        return if n.is_multiple_of(100) { h } else { format!("{h} {}", cardinal(n % 100)) };
     }
     for (size, name) in [
         (1_000_000_000_000_000u64, "quadrillion"),
@@ -529,7 +529,7 @@ pub fn cardinal(n: u64) -> String {
     ] {
         if n >= size {
             let head = format!("{} {name}", cardinal(n / size));
-            return if n % size == 0 { head } else { format!("{head} {}", cardinal(n % size)) };
+            return if n.is_multiple_of(size) { head } else { format!("{head} {}", cardinal(n % size)) };
         }
     }
     unreachable!()
