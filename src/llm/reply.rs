@@ -193,6 +193,44 @@ impl ReplyProcessor {
 mod tests {
     use super::*;
 
+    fn chunks_of(pieces: &[&str]) -> Vec<SpeechChunk> {
+        let mut p = ReplyProcessor::new(ReplyOptions {
+            tags: TagOptions { character_name: "Mira".into(), ..TagOptions::default() },
+            ..ReplyOptions::default()
+        });
+        let mut out = Vec::new();
+        for piece in pieces {
+            out.extend(p.push(piece));
+        }
+        out.extend(p.finish());
+        out.into_iter().filter_map(|e| if let ReplyEvent::Chunk(c) = e { Some(c) } else { None }).collect()
+    }
+
+    /// However the stream is cut into tokens, the same pieces come out with the same emotions.
+    #[test]
+    fn token_boundaries_never_change_the_pieces() {
+        let reply = "[Mira]: [EMOTION:🤩] Oh wow, Dr. Ng paid $3.50 at 3:30 pm, e.g. for tea... \
+                     [EMOTION:😅] Visit https://tea.example.com/a.b now! 50% off *grins* 🍵 The end.";
+        let whole = chunks_of(&[reply]);
+        assert!(whole.len() >= 3, "{whole:?}");
+        let chars: Vec<String> = reply.chars().map(String::from).collect();
+        assert_eq!(chunks_of(&chars.iter().map(String::as_str).collect::<Vec<_>>()), whole, "char by char");
+        for (cut, _) in reply.char_indices().skip(1) {
+            assert_eq!(chunks_of(&[&reply[..cut], &reply[cut..]]), whole, "cut at byte {cut}");
+        }
+        let texts: Vec<&str> = whole.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            vec![
+                "Oh wow, Doctor Ng paid three dollars and fifty cents at three thirty P M,",
+                "for example for tea... Visit tea dot example dot com slash a dot b now!",
+                "fifty percent off The end.",
+            ]
+        );
+        assert_eq!(whole[0].emotions, vec![(0, "🤩".to_string())]);
+        assert_eq!(whole[1].emotions, vec![(23, "😅".to_string())], "before \"Visit\"");
+    }
+
     #[test]
     fn end_to_end_pieces() {
         let mut p = ReplyProcessor::new(ReplyOptions {
