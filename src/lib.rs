@@ -6,11 +6,16 @@
 //! and `config`, `character` and `models` underneath everything.
 
 pub mod audio;
+pub mod avatar;
 pub mod bench;
 pub mod character;
 pub mod cli;
 pub mod config;
 pub mod llm;
 pub mod models;
+pub mod output;
+pub mod pipeline;
+pub mod render;
+pub mod subtitles;
 #[doc(hidden)]
 pub mod testing;

@@ -13,11 +13,23 @@ pub struct Area {
 }
 
 /// Every area, in pipeline order. Each module adds its line here.
-pub const AREAS: &[Area] = &[Area {
-    name: "thinking",
-    about: "LLM client: added latency from the first byte to the first speakable chunk",
-    run: crate::llm::bench::run,
-}];
+pub const AREAS: &[Area] = &[
+    Area {
+        name: "thinking",
+        about: "LLM client: added latency from the first byte to the first speakable chunk",
+        run: crate::llm::bench::run,
+    },
+    Area {
+        name: "avatar",
+        about: "rig evaluation per frame, 1080×1920 render + readback fps",
+        run: crate::avatar::bench::run,
+    },
+    Area {
+        name: "outputs",
+        about: "cost of each frame output and of subtitles per 1080×1920 frame",
+        run: crate::output::bench::run,
+    },
+];
 
 /// Median of a sample (sorts it). NaN-free input expected; an empty sample gives NaN.
 pub fn median(xs: &mut [f64]) -> f64 {

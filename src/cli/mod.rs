@@ -1,10 +1,13 @@
 //! The `persona` command line: one file per command, each with its arguments and a `run` function.
 
+mod avatar;
 mod bench;
 mod chat;
 mod config;
 mod doctor;
 mod llm;
+mod models;
+mod render;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +33,9 @@ pub struct Cli {
 pub enum Command {
     /// Check models, ONNX Runtime, espeak-ng, audio devices, GPU, settings and the LLM endpoint.
     Doctor(doctor::Args),
+    /// List, download and verify models (ONNX Runtime included).
+    #[command(subcommand)]
+    Models(models::Command),
     /// Show, write or check the settings file.
     #[command(subcommand)]
     Config(config::Command),
@@ -40,6 +46,10 @@ pub enum Command {
     /// Check the LLM server: `persona llm probe`.
     #[command(subcommand)]
     Llm(llm::Command),
+    /// Render one frame of the avatar to a PNG.
+    Render(render::Args),
+    /// Open the avatar in a window (keys drive it), or build the default puppet.
+    Avatar(avatar::Args),
 }
 
 /// What every command starts from: where things are, and the settings in effect.
@@ -76,10 +86,13 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         None => no_command(),
         Some(Command::Doctor(args)) => doctor::run(cli.config.as_deref(), args),
+        Some(Command::Models(cmd)) => models::run(cli.config.as_deref(), cmd),
         Some(Command::Config(cmd)) => config::run(cli.config.as_deref(), cmd),
         Some(Command::Bench(args)) => bench::run(cli.config.as_deref(), args),
         Some(Command::Chat(args)) => chat::run(cli.config.as_deref(), args),
         Some(Command::Llm(cmd)) => llm::run(cli.config.as_deref(), cmd),
+        Some(Command::Render(args)) => render::run(cli.config.as_deref(), args),
+        Some(Command::Avatar(args)) => avatar::run(cli.config.as_deref(), args),
     };
     match result {
         Ok(code) => code,
