@@ -12,6 +12,7 @@ pub mod bench;
 pub mod character;
 pub mod cli;
 pub mod config;
+pub mod llm;
 pub mod models;
 pub mod output;
 pub mod pipeline;

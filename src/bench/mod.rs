@@ -20,6 +20,9 @@ pub const AREAS: &[Area] = &[
         name: "listening",
         about: "Silero VAD per chunk, Whisper real-time factor, end of speech to final transcript",
         run: listening::run,
+        name: "thinking",
+        about: "LLM client: added latency from the first byte to the first speakable chunk",
+        run: crate::llm::bench::run,
     },
     Area {
         name: "avatar",

@@ -2,9 +2,11 @@
 
 mod avatar;
 mod bench;
+mod chat;
 mod config;
 mod doctor;
 mod listen;
+mod llm;
 mod models;
 mod render;
 mod transcribe;
@@ -41,6 +43,11 @@ pub enum Command {
     Config(config::Command),
     /// Measure speed and memory of each stage (medians; use a release build for real figures).
     Bench(bench::Args),
+    /// Chat with the character in the terminal (streamed replies, emotion tags, history kept between runs).
+    Chat(chat::Args),
+    /// Check the LLM server: `persona llm probe`.
+    #[command(subcommand)]
+    Llm(llm::Command),
     /// Render one frame of the avatar to a PNG.
     Render(render::Args),
     /// Open the avatar in a window (keys drive it), or build the default puppet.
@@ -88,6 +95,8 @@ pub fn main() -> ExitCode {
         Some(Command::Models(cmd)) => models::run(cli.config.as_deref(), cmd),
         Some(Command::Config(cmd)) => config::run(cli.config.as_deref(), cmd),
         Some(Command::Bench(args)) => bench::run(cli.config.as_deref(), args),
+        Some(Command::Chat(args)) => chat::run(cli.config.as_deref(), args),
+        Some(Command::Llm(cmd)) => llm::run(cli.config.as_deref(), cmd),
         Some(Command::Render(args)) => render::run(cli.config.as_deref(), args),
         Some(Command::Avatar(args)) => avatar::run(cli.config.as_deref(), args),
         Some(Command::Transcribe(args)) => transcribe::run(cli.config.as_deref(), args),
