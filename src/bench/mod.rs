@@ -20,6 +20,8 @@ pub const AREAS: &[Area] = &[
         name: "listening",
         about: "Silero VAD per chunk, Whisper real-time factor, end of speech to final transcript",
         run: listening::run,
+    },
+    Area {
         name: "thinking",
         about: "LLM client: added latency from the first byte to the first speakable chunk",
         run: crate::llm::bench::run,
