@@ -11,5 +11,6 @@ pub mod character;
 pub mod cli;
 pub mod config;
 pub mod models;
+pub mod rvc;
 #[doc(hidden)]
 pub mod testing;

@@ -2,6 +2,7 @@
 
 mod bench;
 mod config;
+mod convert;
 mod doctor;
 
 use std::path::PathBuf;
@@ -33,6 +34,8 @@ pub enum Command {
     Config(config::Command),
     /// Measure speed and memory of each stage (medians; use a release build for real figures).
     Bench(bench::Args),
+    /// Change the voice of a WAV recording with an RVC voice model.
+    Convert(convert::Args),
 }
 
 /// What every command starts from: where things are, and the settings in effect.
@@ -71,6 +74,7 @@ pub fn main() -> ExitCode {
         Some(Command::Doctor(args)) => doctor::run(cli.config.as_deref(), args),
         Some(Command::Config(cmd)) => config::run(cli.config.as_deref(), cmd),
         Some(Command::Bench(args)) => bench::run(cli.config.as_deref(), args),
+        Some(Command::Convert(args)) => convert::run(cli.config.as_deref(), args),
     };
     match result {
         Ok(code) => code,
