@@ -31,6 +31,9 @@ use pitch::{Crepe, Rmvpe, Tracker};
 
 /// Audio before each piece that is converted with it, so the models see context.
 pub const CONTEXT_MS: u32 = 1000;
+/// Pitch and voice are generated for this much audio before the part a piece needs, so the generator's own
+/// context (its convolutions reach a few frames) is real audio.
+pub const GENERATOR_CONTEXT_MS: u32 = 200;
 /// How far SOLA may slide a piece to line it up with the previous one.
 pub const SEARCH_MS: u32 = 10;
 
@@ -183,7 +186,7 @@ impl Rvc {
     /// Converts a whole buffer at once (no streaming): the result has the input's length and rate.
     pub fn convert(&mut self, x: &[f32], rate: u32) -> Result<Vec<f32>, RvcError> {
         check_rate(rate)?;
-        let mut y = self.infer(x, rate)?;
+        let mut y = self.infer(x, rate, x.len())?;
         // `infer` lines its output up with the end of the input; pad the front when the 320-sample grid cut it.
         if y.len() < x.len() {
             let mut padded = vec![0.0; x.len() - y.len()];
@@ -194,9 +197,11 @@ impl Rvc {
         Ok(y)
     }
 
-    /// Runs the chain over `window` (at `rate`); the result's end lines up with the window's end. Its length is
-    /// the window's cut to whole 20 ms content frames at 16 kHz (at most 20 ms shorter).
-    fn infer(&mut self, window: &[f32], rate: u32) -> Result<Vec<f32>, RvcError> {
+    /// Runs the chain over `window` (at `rate`); the result's end lines up with the window's end. The content
+    /// encoder sees the whole window (its features need context), but pitch and voice are made only for the last
+    /// `wanted` samples plus [`GENERATOR_CONTEXT_MS`] before them, so the result covers at least `wanted`
+    /// samples (cut to whole 20 ms frames), not always the whole window.
+    fn infer(&mut self, window: &[f32], rate: u32, wanted: usize) -> Result<Vec<f32>, RvcError> {
         let x16 = resample(window, rate, 16_000);
         let keep = x16.len() / 320 * 320;
         if keep == 0 {
@@ -207,29 +212,40 @@ impl Rvc {
         let mut padded = x16.to_vec();
         padded.extend((0..640).map(|i| x16[pitch::reflect((keep + i) as isize, keep)]));
         let (frames, feats) = self.content.encode(&padded)?;
-        let mut f0 = pitch::median3(&self.tracker.track(&padded)?);
+        // Where generation starts: on the 20 ms grid, GENERATOR_CONTEXT_MS before the wanted part.
+        let wanted16 = (wanted as u64 * 16_000).div_ceil(rate as u64) as usize + GENERATOR_CONTEXT_MS as usize * 16;
+        let gen_start = keep.saturating_sub(wanted16.div_ceil(320) * 320);
+        // The tracker gets 40 ms more before that, so its first frames used are not at its padded edge.
+        let track_start = gen_start.saturating_sub(640);
+        let skip = (gen_start - track_start) / pitch::HOP;
+        let mut f0 = pitch::median3(&self.tracker.track(&padded[track_start..])?);
+        f0.drain(..skip.min(f0.len()));
         pitch::shift(&mut f0, self.pitch_shift);
-        let t = (2 * frames).min(f0.len());
+        let first_frame = gen_start / pitch::HOP;
+        let t = (2 * frames).saturating_sub(first_frame).min(f0.len());
+        let span16 = keep - gen_start;
         if t == 0 {
-            return Ok(vec![0.0; keep * rate as usize / 16_000]);
+            return Ok(vec![0.0; (span16 as u64 * rate as u64 / 16_000) as usize]);
         }
         f0.truncate(t);
         let coarse = pitch::coarse(&f0);
-        // Content frames repeated ×2 in time to the 10 ms pitch grid.
+        // Content frames repeated ×2 in time onto the 10 ms pitch grid.
         let mut feats2 = Vec::with_capacity(t * FEATURE_DIM);
-        for k in 0..t {
+        for k in first_frame..first_frame + t {
             let j = k / 2;
             feats2.extend_from_slice(&feats[j * FEATURE_DIM..(j + 1) * FEATURE_DIM]);
         }
         let noise = self.gaussian(192 * t);
         let audio = self.generator.generate(&feats2, &coarse, &f0, self.speaker_id, &noise)?;
         let vr = self.generator.sample_rate;
-        let span = (keep as u64 * vr as u64 / 16_000) as usize;
+        let span = (span16 as u64 * vr as u64 / 16_000) as usize;
         let mut audio: Vec<f32> = audio.into_iter().take(span).collect();
         audio.resize(span, 0.0);
         // Silence in, silence out: frames quieter than -60 dBFS are muted, with 10 ms ramps between frames.
-        let loud: Vec<f32> =
-            pitch::frame_rms(x16).iter().map(|&r| if r >= pitch::SILENCE_RMS { 1.0 } else { 0.0 }).collect();
+        let loud: Vec<f32> = pitch::frame_rms(&x16[gen_start..])
+            .iter()
+            .map(|&r| if r >= pitch::SILENCE_RMS { 1.0 } else { 0.0 })
+            .collect();
         let per_frame = vr as f32 / 100.0;
         for (i, v) in audio.iter_mut().enumerate() {
             let pos = i as f32 / per_frame;
@@ -276,7 +292,7 @@ impl VoiceFilter for Rvc {
         let mut window = Vec::with_capacity(stream.history.len() + n);
         window.extend_from_slice(&stream.history);
         window.extend_from_slice(samples);
-        let converted = match self.infer(&window, sample_rate) {
+        let converted = match self.infer(&window, sample_rate, n + stream.tail.len() + stream.search) {
             Ok(c) => c,
             Err(e) => {
                 // Keep the stream as it was, so a retry or flush still joins cleanly.
