@@ -33,16 +33,23 @@ fn report(label: &str, filter: &mut Rvc, x: &[f32]) -> anyhow::Result<()> {
     let seconds = x.len() as f64 / RATE as f64;
     stream_once(filter, x)?; // warm-up: first-run allocations in ONNX Runtime
     let mut err = None;
+    let mut cpu = Vec::new();
     let mut ms = time_ms(RUNS, || {
+        let before = cpu_seconds();
         if let Err(e) = stream_once(filter, x) {
             err = Some(e);
+        }
+        if let (Some(a), Some(b)) = (before, cpu_seconds()) {
+            cpu.push(b - a);
         }
     });
     if let Some(e) = err {
         return Err(e);
     }
     let rtf = median(&mut ms) / 1000.0 / seconds;
-    println!("{label:<44} real-time factor {rtf:.3} (median of {RUNS}, {seconds:.1} s in {PIECE_MS} ms pieces)");
+    let cpu =
+        if cpu.is_empty() { String::new() } else { format!(", CPU time {:.3} x audio", median(&mut cpu) / seconds) };
+    println!("{label:<46} real-time factor {rtf:.3}{cpu} (median of {RUNS}, {seconds:.1} s in {PIECE_MS} ms pieces)");
     Ok(())
 }
 
@@ -83,6 +90,18 @@ pub fn run(ctx: &Context) -> anyhow::Result<()> {
         println!("(set [rvc] voice_model to a real RVC export to measure it too)");
     }
     Ok(())
+}
+
+/// CPU time this process has used (user + system), where the platform tells (Linux: /proc/self/stat). On a
+/// shared machine it shows the work done apart from waiting for a core.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces): utime and stime are the 12th
+    // and 13th, in clock ticks of 1/100 s on Linux.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
 
 /// A fresh folder for the stand-in models (removed afterwards).

@@ -271,7 +271,7 @@ pub fn rmvpe() -> Graph {
     for m in 0..128 {
         let centre = lo + step * (m + 1) as f64;
         for b in 0..360 {
-            let cents = 1997.3794084376191 + 20.0 * b as f64;
+            let cents = 1_997.379_408_437_619 + 20.0 * b as f64;
             let hz = 10.0 * 2f64.powf(cents / 1200.0);
             let d = (hz_to_mel(hz) - centre) / step;
             w[m * 360 + b] = (-0.5 * d * d / 0.25).exp() as f32;

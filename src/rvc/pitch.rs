@@ -21,7 +21,7 @@ pub const HOP: usize = 160;
 /// and would otherwise find a pitch in noise.
 pub const SILENCE_RMS: f32 = 0.001;
 
-const CENTS_BIN0: f32 = 1997.379_4;
+const CENTS_BIN0: f32 = 1_997.379_4;
 
 /// Hz of a fractional pitch bin (CREPE and RMVPE share the 360-bin, 20-cent scale).
 pub fn bin_to_hz(bin: f32) -> f32 {
@@ -32,7 +32,7 @@ pub fn bin_to_hz(bin: f32) -> f32 {
 /// as both CREPE and RMVPE decode; 0 when the strongest value is below `threshold`.
 pub fn decode_frame(salience: &[f32], threshold: f32) -> f32 {
     let (peak, &max) = salience.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap_or((0, &0.0));
-    if !(max >= threshold) {
+    if max.is_nan() || max < threshold {
         return 0.0;
     }
     let lo = peak.saturating_sub(4);
