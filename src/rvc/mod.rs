@@ -94,7 +94,9 @@ fn check_inputs(
 ///
 /// `process` returns exactly as many samples as it is given, at the same rate, running [`latency`](Self::latency)
 /// samples behind its input; `flush` returns those last samples at the end of an utterance and readies the filter
-/// for the next. State carries across calls so joins between pieces are inaudible.
+/// for the next. State carries across calls so joins between pieces are inaudible. A change of sample rate starts
+/// a new stream. `process` runs neural networks and allocates: call it from a worker thread, never from an audio
+/// callback.
 pub trait VoiceFilter: Send {
     fn process(&mut self, samples: &[f32], sample_rate: u32) -> Result<Vec<f32>, RvcError>;
     /// The held-back end of the stream (`latency(rate)` samples); the next `process` starts a new stream.
