@@ -17,6 +17,7 @@ pub mod models;
 pub mod output;
 pub mod pipeline;
 pub mod render;
+pub mod rvc;
 pub mod subtitles;
 #[doc(hidden)]
 pub mod testing;

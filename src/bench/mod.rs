@@ -27,6 +27,11 @@ pub const AREAS: &[Area] = &[
         run: crate::llm::bench::run,
     },
     Area {
+        name: "rvc",
+        about: "voice conversion chain: real-time factor per pitch method",
+        run: crate::rvc::bench::run,
+    },
+    Area {
         name: "avatar",
         about: "rig evaluation per frame, 1080×1920 render + readback fps",
         run: crate::avatar::bench::run,

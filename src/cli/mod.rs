@@ -4,6 +4,7 @@ mod avatar;
 mod bench;
 mod chat;
 mod config;
+mod convert;
 mod doctor;
 mod listen;
 mod llm;
@@ -56,6 +57,8 @@ pub enum Command {
     Transcribe(transcribe::Args),
     /// Listen to the microphone (or --input FILE) and print speech events and partial/final transcripts live.
     Listen(listen::Args),
+    /// Change the voice of a WAV recording with an RVC voice model.
+    Convert(convert::Args),
 }
 
 /// What every command starts from: where things are, and the settings in effect.
@@ -101,6 +104,7 @@ pub fn main() -> ExitCode {
         Some(Command::Avatar(args)) => avatar::run(cli.config.as_deref(), args),
         Some(Command::Transcribe(args)) => transcribe::run(cli.config.as_deref(), args),
         Some(Command::Listen(args)) => listen::run(cli.config.as_deref(), args),
+        Some(Command::Convert(args)) => convert::run(cli.config.as_deref(), args),
     };
     match result {
         Ok(code) => code,
