@@ -10,6 +10,8 @@ pub mod bench;
 pub mod character;
 pub mod cli;
 pub mod config;
+pub mod lipsync;
 pub mod models;
 #[doc(hidden)]
 pub mod testing;
+pub mod tts;
