@@ -1,5 +1,6 @@
 //! Audio: WAV files, sample-rate conversion, and (built on these) capture and playback.
 
+pub mod playback;
 pub mod resample;
 pub mod wav;
 
