@@ -13,7 +13,11 @@ pub struct Area {
 }
 
 /// Every area, in pipeline order. Each module adds its line here.
-pub const AREAS: &[Area] = &[];
+pub const AREAS: &[Area] = &[Area {
+    name: "speaking",
+    about: "Kokoro and Piper real-time factors; time to first audio of a streamed first clause",
+    run: crate::tts::bench::run,
+}];
 
 /// Median of a sample (sorts it). NaN-free input expected; an empty sample gives NaN.
 pub fn median(xs: &mut [f64]) -> f64 {

@@ -3,6 +3,7 @@
 mod bench;
 mod config;
 mod doctor;
+mod say;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +34,8 @@ pub enum Command {
     Config(config::Command),
     /// Measure speed and memory of each stage (medians; use a release build for real figures).
     Bench(bench::Args),
+    /// Speak text with the configured voice (or write it to a WAV file), with its phoneme and mouth timeline.
+    Say(say::Args),
 }
 
 /// What every command starts from: where things are, and the settings in effect.
@@ -71,6 +74,7 @@ pub fn main() -> ExitCode {
         Some(Command::Doctor(args)) => doctor::run(cli.config.as_deref(), args),
         Some(Command::Config(cmd)) => config::run(cli.config.as_deref(), cmd),
         Some(Command::Bench(args)) => bench::run(cli.config.as_deref(), args),
+        Some(Command::Say(args)) => say::run(cli.config.as_deref(), args),
     };
     match result {
         Ok(code) => code,

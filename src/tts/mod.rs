@@ -5,6 +5,7 @@
 //! emotion tags follow the audio. Engines that give no durations get a timeline estimated from typical phoneme
 //! lengths, refined by the audio itself (see `timeline.rs`).
 
+pub mod bench;
 pub mod espeak;
 pub mod kokoro;
 pub mod piper;
