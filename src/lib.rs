@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod echo;
 pub mod llm;
+pub mod lipsync;
 pub mod models;
 pub mod output;
 pub mod pipeline;
@@ -23,3 +24,4 @@ pub mod subtitles;
 #[doc(hidden)]
 pub mod testing;
 pub mod vad;
+pub mod tts;

@@ -11,6 +11,7 @@ mod llm;
 mod models;
 mod render;
 mod transcribe;
+mod say;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +60,8 @@ pub enum Command {
     Listen(listen::Args),
     /// Change the voice of a WAV recording with an RVC voice model.
     Convert(convert::Args),
+    /// Speak text with the configured voice (or write it to a WAV file), with its phoneme and mouth timeline.
+    Say(say::Args),
 }
 
 /// What every command starts from: where things are, and the settings in effect.
@@ -105,6 +108,7 @@ pub fn main() -> ExitCode {
         Some(Command::Transcribe(args)) => transcribe::run(cli.config.as_deref(), args),
         Some(Command::Listen(args)) => listen::run(cli.config.as_deref(), args),
         Some(Command::Convert(args)) => convert::run(cli.config.as_deref(), args),
+        Some(Command::Say(args)) => say::run(cli.config.as_deref(), args),
     };
     match result {
         Ok(code) => code,
