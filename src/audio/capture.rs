@@ -123,7 +123,14 @@ pub struct Capture {
     mono: Vec<f32>,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// Processing applied to the 16 kHz audio before anyone reads it (echo cancellation).
+    filter: Option<InputFilter>,
+    raw: Vec<f32>,
 }
+
+/// Processing of captured 16 kHz audio: takes a block, appends the processed samples (possibly fewer or more, as
+/// block-based processing releases them) to the output.
+pub type InputFilter = Box<dyn FnMut(&[f32], &mut Vec<f32>) + Send>;
 
 impl Capture {
     /// A WAV file (any rate, channels and sample format) played as a microphone.
@@ -192,7 +199,14 @@ impl Capture {
             mono: Vec::with_capacity(8192),
             shared,
             thread: Some(thread),
+            filter: None,
+            raw: Vec::with_capacity(8192),
         }
+    }
+
+    /// Processes everything read from now on with `filter` (e.g. the echo canceller).
+    pub fn set_filter(&mut self, filter: InputFilter) {
+        self.filter = Some(filter);
     }
 
     /// The device's name (or the file's).
@@ -212,7 +226,22 @@ impl Capture {
     /// audio is silence (time keeps running, so timestamps downstream stay true); the level meter follows it.
     pub fn read(&mut self, out: &mut Vec<f32>, timeout: Duration) -> Captured {
         let before = out.len();
-        let r = self.read_raw(out, timeout);
+        let r = match self.filter.as_mut() {
+            None => self.read_raw(out, timeout),
+            Some(_) => {
+                let mut raw = std::mem::take(&mut self.raw);
+                raw.clear();
+                let r = self.read_raw(&mut raw, timeout);
+                if let Some(filter) = self.filter.as_mut() {
+                    filter(&raw, out);
+                }
+                self.raw = raw;
+                match r {
+                    Captured::Audio if out.len() == before => Captured::Idle,
+                    r => r,
+                }
+            }
+        };
         if out.len() > before {
             let block = &mut out[before..];
             if self.shared.muted.load(Ordering::Relaxed) {

@@ -106,6 +106,8 @@ struct Renderer {
     shared: Arc<Shared>,
     read: u64,
     current: Option<Marker>,
+    /// Copies of what was played (after the volume), for echo cancellation; dropped when nobody reads them.
+    tap: ringbuf::HeapProd<f32>,
 }
 
 impl Renderer {
@@ -128,6 +130,7 @@ impl Renderer {
                 None => 0.0,
             };
             frame.fill(v);
+            let _ = self.tap.try_push(v);
         }
         self.shared.read.store(self.read, Ordering::Release);
         let frames = (out.len() / channels) as u64;
@@ -265,6 +268,7 @@ pub enum PlaybackError {
 
 /// Playback to an output: enqueue pieces, change the volume, flush, and read the position.
 pub struct Playback {
+    tap: std::sync::Mutex<Option<ringbuf::HeapCons<f32>>>,
     shared: Arc<Shared>,
     tx: Option<mpsc::Sender<PieceMsg>>,
     next_id: PieceId,
@@ -298,8 +302,10 @@ impl Playback {
             .name("playback-feeder".into())
             .spawn(move || feeder(rx, sp, mp, fs))
             .expect("spawning a thread");
-        let renderer = Renderer { samples: sc, markers: mc, shared: shared.clone(), read: 0, current: None };
-        (Playback { shared, tx: Some(tx), next_id: 1, feeder: Some(feeder), output: None }, renderer)
+        let (tp, tc) = HeapRb::<f32>::new(out_rate as usize).split();
+        let renderer = Renderer { samples: sc, markers: mc, shared: shared.clone(), read: 0, current: None, tap: tp };
+        let tap = std::sync::Mutex::new(Some(tc));
+        (Playback { shared, tx: Some(tx), next_id: 1, feeder: Some(feeder), output: None, tap }, renderer)
     }
 
     /// Plays to the output device named `name` (empty: the system default) through cpal.
@@ -363,6 +369,12 @@ impl Playback {
                 .expect("spawning a thread"),
         );
         Ok(pb)
+    }
+
+    /// The samples actually played (mono, at the output rate, volume applied), in order, for echo cancellation.
+    /// One reader only: the first call takes it. Up to one second is kept when nobody reads fast enough.
+    pub fn take_played(&self) -> Option<ringbuf::HeapCons<f32>> {
+        self.tap.lock().ok()?.take()
     }
 
     /// The output's sample rate.

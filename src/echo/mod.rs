@@ -11,6 +11,8 @@
 //! while it removes more echo; when it diverges (double talk), it is reset from the foreground instead. This needs
 //! no explicit double-talk detector and keeps the user's voice intact while they interrupt.
 
+pub mod reference;
+
 use std::sync::Arc;
 
 use realfft::num_complex::Complex32;
@@ -22,6 +24,8 @@ pub const BLOCK: usize = 256;
 /// Settings of the canceller.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EchoSettings {
+    /// Off: the microphone passes through untouched (a headset needs no cancellation).
+    pub enabled: bool,
     /// Length of the echo path the filter can model, in milliseconds at 16 kHz (delay + reverberation tail).
     pub tail_ms: u32,
     /// Adaptation step, 0 < mu ≤ 1.
@@ -31,7 +35,7 @@ pub struct EchoSettings {
 impl Default for EchoSettings {
     fn default() -> Self {
         // 256 ms covers a speaker-to-microphone delay of up to ~80 ms plus a living-room reverberation tail.
-        EchoSettings { tail_ms: 256, step: 0.5 }
+        EchoSettings { enabled: true, tail_ms: 256, step: 0.5 }
     }
 }
 
@@ -162,7 +166,7 @@ impl EchoCanceller {
     /// Forgets the learned echo path (e.g. after the output device changed).
     pub fn reset(&mut self) {
         let partitions = self.history.len();
-        *self = EchoCanceller::new(EchoSettings { tail_ms: (partitions * BLOCK / 16) as u32, step: self.step });
+        *self = EchoCanceller::new(EchoSettings { enabled: true, tail_ms: (partitions * BLOCK / 16) as u32, step: self.step });
     }
 
     fn block(&mut self, mic: &[f32; BLOCK], far: &[f32; BLOCK], out: &mut Vec<f32>) {
