@@ -14,3 +14,4 @@ pub mod models;
 pub mod pipeline;
 #[doc(hidden)]
 pub mod testing;
+pub mod ui;

@@ -3,6 +3,7 @@
 mod bench;
 mod config;
 mod doctor;
+mod panel;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +34,8 @@ pub enum Command {
     Config(config::Command),
     /// Measure speed and memory of each stage (medians; use a release build for real figures).
     Bench(bench::Args),
+    /// Open the control panel alone: edit settings and the personality live (no conversation runs).
+    Panel(panel::Args),
 }
 
 /// What every command starts from: where things are, and the settings in effect.
@@ -71,6 +74,7 @@ pub fn main() -> ExitCode {
         Some(Command::Doctor(args)) => doctor::run(cli.config.as_deref(), args),
         Some(Command::Config(cmd)) => config::run(cli.config.as_deref(), cmd),
         Some(Command::Bench(args)) => bench::run(cli.config.as_deref(), args),
+        Some(Command::Panel(args)) => panel::run(cli.config.as_deref(), args),
     };
     match result {
         Ok(code) => code,
