@@ -6,12 +6,14 @@
 //! and `config`, `character` and `models` underneath everything.
 
 pub mod audio;
+pub mod avatar;
 pub mod bench;
 pub mod character;
 pub mod cli;
 pub mod config;
 pub mod models;
 pub mod pipeline;
+pub mod render;
 #[doc(hidden)]
 pub mod testing;
 pub mod ui;

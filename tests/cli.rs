@@ -81,7 +81,7 @@ fn doctor_reports_missing_models_and_runtime_with_fixes() {
     let out = persona(home.path(), &["doctor", "--offline"], &[("PERSONA_MODELS", empty.to_str().unwrap())]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let t = text(&out);
-    assert!(t.contains("FAIL vad model"), "{t}");
+    assert!(t.contains("FAIL model         silero-vad missing"), "{t}");
     assert!(t.contains("fix: `persona models fetch`"), "{t}");
     assert!(t.contains("FAIL onnxruntime"), "{t}");
     assert!(t.contains(&format!("{}/onnxruntime/libonnxruntime.so", empty.display())), "names where it looked: {t}");

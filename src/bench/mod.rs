@@ -13,7 +13,11 @@ pub struct Area {
 }
 
 /// Every area, in pipeline order. Each module adds its line here.
-pub const AREAS: &[Area] = &[];
+pub const AREAS: &[Area] = &[Area {
+    name: "avatar",
+    about: "rig evaluation per frame, 1080×1920 render + readback fps",
+    run: crate::avatar::bench::run,
+}];
 
 /// Median of a sample (sorts it). NaN-free input expected; an empty sample gives NaN.
 pub fn median(xs: &mut [f64]) -> f64 {

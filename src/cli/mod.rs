@@ -1,9 +1,12 @@
 //! The `persona` command line: one file per command, each with its arguments and a `run` function.
 
+mod avatar;
 mod bench;
 mod config;
 mod doctor;
+mod models;
 mod panel;
+mod render;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,11 +32,18 @@ pub struct Cli {
 pub enum Command {
     /// Check models, ONNX Runtime, espeak-ng, audio devices, GPU, settings and the LLM endpoint.
     Doctor(doctor::Args),
+    /// List, download and verify models (ONNX Runtime included).
+    #[command(subcommand)]
+    Models(models::Command),
     /// Show, write or check the settings file.
     #[command(subcommand)]
     Config(config::Command),
     /// Measure speed and memory of each stage (medians; use a release build for real figures).
     Bench(bench::Args),
+    /// Render one frame of the avatar to a PNG.
+    Render(render::Args),
+    /// Open the avatar in a window (keys drive it), or build the default puppet.
+    Avatar(avatar::Args),
     /// Open the control panel alone: edit settings and the personality live (no conversation runs).
     Panel(panel::Args),
 }
@@ -72,8 +82,11 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         None => no_command(),
         Some(Command::Doctor(args)) => doctor::run(cli.config.as_deref(), args),
+        Some(Command::Models(cmd)) => models::run(cli.config.as_deref(), cmd),
         Some(Command::Config(cmd)) => config::run(cli.config.as_deref(), cmd),
         Some(Command::Bench(args)) => bench::run(cli.config.as_deref(), args),
+        Some(Command::Render(args)) => render::run(cli.config.as_deref(), args),
+        Some(Command::Avatar(args)) => avatar::run(cli.config.as_deref(), args),
         Some(Command::Panel(args)) => panel::run(cli.config.as_deref(), args),
     };
     match result {

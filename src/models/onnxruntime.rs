@@ -43,9 +43,15 @@ pub enum OrtError {
 
 /// Every place the library is looked for, in order.
 pub fn candidates(models_dir: &Path) -> Vec<PathBuf> {
+    let from_env = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()).map(PathBuf::from);
+    candidates_with(from_env.as_deref(), models_dir)
+}
+
+/// `candidates` with the value of `ORT_DYLIB_PATH` given (tests and callers that must not read the environment).
+pub fn candidates_with(ort_dylib_path: Option<&Path>, models_dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
-        out.push(PathBuf::from(p));
+    if let Some(p) = ort_dylib_path {
+        out.push(p.to_owned());
     }
     let mut in_dir = |dir: &Path| {
         // Versioned names first (libonnxruntime.so.1.32.0), newest first, then the plain name.
@@ -89,7 +95,15 @@ pub fn candidates(models_dir: &Path) -> Vec<PathBuf> {
 
 /// The first candidate that exists.
 pub fn locate(models_dir: &Path) -> Result<PathBuf, OrtError> {
-    let looked = candidates(models_dir);
+    first_existing(candidates(models_dir))
+}
+
+/// `locate` with the value of `ORT_DYLIB_PATH` given.
+pub fn locate_with(ort_dylib_path: Option<&Path>, models_dir: &Path) -> Result<PathBuf, OrtError> {
+    first_existing(candidates_with(ort_dylib_path, models_dir))
+}
+
+fn first_existing(looked: Vec<PathBuf>) -> Result<PathBuf, OrtError> {
     looked.iter().find(|p| p.is_file()).cloned().ok_or(OrtError::NotFound { looked })
 }
 
