@@ -148,6 +148,10 @@ fn a_change_in_the_panel_reaches_the_app_and_the_file() {
         !disk.audio.echo_cancellation && disk.audio.input_device == "Headset"
     });
     assert_eq!(on_disk(&fx.settings_file), *running.read().unwrap());
+    // Our own write comes back as a watch event; it is recognised and not announced again.
+    std::thread::sleep(Duration::from_millis(300));
+    h.run_steps(3);
+    assert_eq!(settings_sent(&drain(&fx.controls)).len(), 1, "only the device change was announced");
 
     // A text setting is applied when the field is left.
     h.state_mut().tab = Tab::Llm;
@@ -497,4 +501,36 @@ fn screenshots_of_every_page() {
             image.save(&name).unwrap();
         }
     }
+}
+
+#[test]
+fn the_parameter_map_editor_maps_our_names_to_the_puppets() {
+    let (fx, panel) = fixture(Settings::default());
+    let running = panel.settings();
+    let mut h = harness(panel, Tab::Avatar);
+    h.get_by_label("Our parameter name").click();
+    h.run();
+    h.get_by_label("MouthOpenY").click();
+    h.run();
+    h.get_by_label("The puppet's parameter name").focus();
+    h.run();
+    h.get_by_label("The puppet's parameter name").type_text("Mouth:: Vertical");
+    h.run();
+    h.get_by_label("Add").click();
+    h.run();
+    assert_eq!(
+        running.read().unwrap().avatar.parameter_map.get("MouthOpenY").map(String::as_str),
+        Some("Mouth:: Vertical")
+    );
+    step_until(&mut h, "the map written", |_| {
+        on_disk(&fx.settings_file).avatar.parameter_map.get("MouthOpenY").is_some()
+    });
+    h.get_by_label("Remove MouthOpenY").click();
+    h.run();
+    assert!(running.read().unwrap().avatar.parameter_map.is_empty());
+
+    // Expression previews send the expression the character maps its emotions to.
+    h.get_by_label("happy").click();
+    h.run();
+    assert!(drain(&fx.controls).contains(&Control::PreviewExpression("happy".into())));
 }

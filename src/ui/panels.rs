@@ -316,7 +316,7 @@ impl ControlPanel {
         });
         match &self.probe {
             Some(Ok(p)) => {
-                let listed = p.models.iter().any(|m| *m == s.llm.model);
+                let listed = p.models.contains(&s.llm.model);
                 ui.colored_label(
                     Color32::from_rgb(60, 180, 90),
                     format!("answered in {} ms, {} model(s)", p.elapsed.as_millis(), p.models.len()),
@@ -574,7 +574,10 @@ impl ControlPanel {
             slider(ui, "Expression holds for", &mut s.avatar.expression_hold_s, 0.0..=600.0, " s");
         });
         heading(ui, "Parameter map");
-        ui.weak("Our parameter → the puppet's parameter, for puppets whose rigger named them differently.");
+        ui.weak(
+            "Our parameter → the puppet's parameter (\"Name\", or one axis: \"Name.x\"), for puppets whose rigger \
+             named them in a way Persona does not guess.",
+        );
         let mut remove = None;
         egui::Grid::new("param_map").num_columns(3).striped(true).show(ui, |ui| {
             for (ours, theirs) in s.avatar.parameter_map.iter_mut() {
@@ -586,12 +589,20 @@ impl ControlPanel {
                 }
                 ui.end_row();
             }
-            ui.add(
-                egui::TextEdit::singleline(&mut self.new_param.0)
-                    .hint_text("ours, e.g. MouthOpen")
-                    .desired_width(160.0),
-            )
-            .on_hover_text("Our parameter name");
+            // Only the names Persona drives can be mapped; each shows the names it is already guessed from.
+            let shown = if self.new_param.0.is_empty() { "choose…".to_owned() } else { self.new_param.0.clone() };
+            egui::ComboBox::from_id_salt("param_ours")
+                .selected_text(shown)
+                .show_ui(ui, |ui| {
+                    for (ours, guesses) in crate::avatar::params::KNOWN {
+                        ui.selectable_value(&mut self.new_param.0, (*ours).to_owned(), *ours).on_hover_text(format!(
+                            "found without a map when the puppet calls it: {}",
+                            guesses.join(", ")
+                        ));
+                    }
+                })
+                .response
+                .on_hover_text("Our parameter name");
             ui.add(egui::TextEdit::singleline(&mut self.new_param.1).hint_text("the puppet's").desired_width(220.0))
                 .on_hover_text("The puppet's parameter name");
             let (ours, theirs) = (self.new_param.0.trim().to_owned(), self.new_param.1.trim().to_owned());
