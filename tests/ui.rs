@@ -478,7 +478,7 @@ fn screenshots_of_every_page() {
     settings.tts.voice = "af_heart:0.7,af_bella:0.3".into();
     settings.conversation.vibe = "cosy, a rainy evening".into();
     settings.conversation.topics = vec!["cooking".into(), "music".into()];
-    settings.avatar.parameter_map.insert("MouthOpen".into(), "ParamMouthOpenY".into());
+    settings.avatar.parameter_map.insert("MouthOpenY".into(), "Mouth:: Vertical".into());
     let (fx, panel) = fixture(settings);
     lively_status(&fx.status);
     let voices = fx.dir.path().join("models/voices");

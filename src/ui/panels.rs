@@ -575,14 +575,14 @@ impl ControlPanel {
         });
         heading(ui, "Parameter map");
         ui.weak(
-            "Our parameter → the puppet's parameter (\"Name\", or one axis: \"Name.x\"), for puppets whose rigger \
+            "Our parameter -> the puppet's parameter (\"Name\", or one axis: \"Name.x\"), for puppets whose rigger \
              named them in a way Persona does not guess.",
         );
         let mut remove = None;
         egui::Grid::new("param_map").num_columns(3).striped(true).show(ui, |ui| {
             for (ours, theirs) in s.avatar.parameter_map.iter_mut() {
                 let l = ui.label(ours);
-                ui.add(egui::TextEdit::singleline(theirs).id_salt(("param", ours.clone())).desired_width(220.0))
+                ui.add_sized([220.0, 20.0], egui::TextEdit::singleline(theirs).id_salt(("param", ours.clone())))
                     .labelled_by(l.id);
                 if ui.small_button(format!("Remove {ours}")).clicked() {
                     remove = Some(ours.clone());
@@ -603,7 +603,7 @@ impl ControlPanel {
                 })
                 .response
                 .on_hover_text("Our parameter name");
-            ui.add(egui::TextEdit::singleline(&mut self.new_param.1).hint_text("the puppet's").desired_width(220.0))
+            ui.add_sized([220.0, 20.0], egui::TextEdit::singleline(&mut self.new_param.1).hint_text("the puppet's"))
                 .on_hover_text("The puppet's parameter name");
             let (ours, theirs) = (self.new_param.0.trim().to_owned(), self.new_param.1.trim().to_owned());
             if ui.add_enabled(!ours.is_empty() && !theirs.is_empty(), egui::Button::new("Add")).clicked() {
