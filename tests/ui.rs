@@ -534,3 +534,34 @@ fn the_parameter_map_editor_maps_our_names_to_the_puppets() {
     h.run();
     assert!(drain(&fx.controls).contains(&Control::PreviewExpression("happy".into())));
 }
+
+/// `persona panel` opens a real window (winit + egui-wgpu) under Xvfb and draws the panel into it.
+#[test]
+fn persona_panel_draws_in_a_real_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let shot = dir.path().join("shot.png");
+    let settings = dir.path().join("settings.toml");
+    // Screenshots until the window shows more than a blank screen (at most 60 s), then close it.
+    let script = format!(
+        "\"$PERSONA\" --config '{settings}' panel & P=$!; \
+         for i in $(seq 60); do sleep 1; import -window root '{shot}' 2>/dev/null || continue; \
+           n=$(convert '{shot}' -format %k info:); [ \"$n\" -gt 20 ] && break; done; \
+         kill $P; wait $P; exit 0",
+        settings = settings.display(),
+        shot = shot.display()
+    );
+    let out = std::process::Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1000x800x24", "sh", "-c", &script])
+        .env("PERSONA", env!("CARGO_BIN_EXE_persona"))
+        .output()
+        .expect("xvfb-run runs (the setup installs xvfb and imagemagick)");
+    let log = String::from_utf8_lossy(&out.stderr);
+    let image = image::open(&shot).unwrap_or_else(|e| panic!("no screenshot ({e}); log:\n{log}")).to_rgba8();
+    let mut colours: Vec<[u8; 4]> = image.pixels().map(|p| p.0).collect();
+    colours.sort();
+    colours.dedup();
+    assert!(colours.len() > 20, "the window shows the panel, not a blank screen; log:\n{log}");
+    // The panel's dark background fills the window's corner.
+    let p = image.get_pixel(20, 400).0;
+    assert!(p[0] < 60 && p[1] < 60 && p[2] < 60, "panel background at (20, 400): {p:?}");
+}
