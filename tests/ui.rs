@@ -523,7 +523,7 @@ fn the_parameter_map_editor_maps_our_names_to_the_puppets() {
         Some("Mouth:: Vertical")
     );
     step_until(&mut h, "the map written", |_| {
-        on_disk(&fx.settings_file).avatar.parameter_map.get("MouthOpenY").is_some()
+        on_disk(&fx.settings_file).avatar.parameter_map.contains_key("MouthOpenY")
     });
     h.get_by_label("Remove MouthOpenY").click();
     h.run();
