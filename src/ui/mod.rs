@@ -125,7 +125,9 @@ pub struct ControlPanel {
     input_list: Option<Result<Vec<String>, String>>,
     models_job: Option<services::Job<Result<Probe, String>>>,
     probe: Option<Result<Probe, String>>,
+    /// Listings of folders, kept until the folder setting changes or the user asks again.
     voices: Option<(std::path::PathBuf, Result<Vec<String>, String>)>,
+    rvc_list: Option<(std::path::PathBuf, Vec<String>)>,
     drafts: HashMap<&'static str, Draft>,
     /// The draft committed this frame, to mark it refused if the change is.
     committed: Vec<&'static str>,
@@ -150,6 +152,7 @@ impl ControlPanel {
             models_job: None,
             probe: None,
             voices: None,
+            rvc_list: None,
             drafts: HashMap::new(),
             committed: Vec::new(),
             refusal: None,

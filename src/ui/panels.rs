@@ -473,7 +473,10 @@ impl ControlPanel {
         grid(ui, "rvc", |ui| {
             check(ui, "Convert the voice with RVC", &mut s.rvc.enabled, "Needs a voice model");
             let l = ui.label("Voice model");
-            let models = services::rvc_models(&rvc_dir);
+            if self.rvc_list.as_ref().is_none_or(|(d, _)| *d != rvc_dir) {
+                self.rvc_list = Some((rvc_dir.clone(), services::rvc_models(&rvc_dir)));
+            }
+            let models = self.rvc_list.as_ref().map(|(_, m)| m.clone()).unwrap_or_default();
             let shown = if s.rvc.voice_model.is_empty() { "none".to_owned() } else { s.rvc.voice_model.clone() };
             egui::ComboBox::from_id_salt("rvc_model")
                 .selected_text(shown)
@@ -552,6 +555,10 @@ impl ControlPanel {
                     })
                     .response
                     .labelled_by(add.id);
+                if ui.button("Refresh voices").on_hover_text("List the voices folder again").clicked() {
+                    self.voices = None;
+                    self.rvc_list = None;
+                }
                 if !blend.is_empty() && ui.button("Use the character's voice").clicked() {
                     blend.clear();
                 }
