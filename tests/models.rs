@@ -1,5 +1,6 @@
 //! Model downloads against a real HTTP/1.1 server on loopback (complete, interrupted and resumed, corrupted, 404,
-//! stalled, archives, mirrors), verification of installed files, and ONNX Runtime with a real model.
+//! stalled, archives, PyPI wheels, mirrors, bundled files), verification of installed files, and ONNX Runtime with
+//! a real model.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -7,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use persona::config::Paths;
-use persona::models::fetch::{FetchError, Fetcher, Options, Outcome, Source, sha256_hex};
+use std::io::Write;
+
+use persona::models::fetch::{FetchError, Fetcher, Options, Outcome, PypiDigests, PypiFile, Source, sha256_hex};
 use persona::models::manifest::{self, AssetState, FileState, Manifest, Verify};
 use persona::models::onnxruntime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -372,6 +375,242 @@ async fn mirror_folder_is_copied_and_verified() {
     let m = manifest_for("absent.bin", &good, "http://127.0.0.1:9/none", "");
     let e = fetcher.fetch_asset(&m.assets[0]).await.unwrap_err();
     assert!(matches!(e, FetchError::MirrorMissing { .. }), "{e}");
+}
+
+/// A wheel: a zip holding `members` at their paths (deflated, like real wheels, unless `stored`).
+fn wheel(members: &[(&str, &[u8])], stored: bool) -> Vec<u8> {
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let method = if stored { zip::CompressionMethod::Stored } else { zip::CompressionMethod::Deflated };
+    let o = zip::write::SimpleFileOptions::default().compression_method(method);
+    for (name, data) in members {
+        z.start_file(*name, o).unwrap();
+        z.write_all(data).unwrap();
+    }
+    z.finish().unwrap().into_inner()
+}
+
+/// A PyPI JSON release document listing `(filename, url, sha256, size)`.
+fn pypi_release(files: &[(&str, &str, String, usize)]) -> Vec<u8> {
+    let urls: Vec<serde_json::Value> = files
+        .iter()
+        .map(|(name, url, sha, size)| {
+            serde_json::json!({"filename": name, "url": url, "size": size, "digests": {"md5": "x", "sha256": sha},
+                "packagetype": if name.ends_with(".whl") { "bdist_wheel" } else { "sdist" }, "yanked": false})
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({"info": {"name": "proj", "version": "1.0"}, "urls": urls})).unwrap()
+}
+
+/// A one-file manifest for a file taken from PyPI `project` 1.0's wheel at `member`.
+fn wheel_manifest(path: &str, bytes: &[u8], project: &str, member: &str) -> Manifest {
+    Manifest::parse(&format!(
+        "[[asset]]\nname = 'rt'\nrole = 'runtime'\nlicence = 'MIT'\ndefault = true\n[[asset.file]]\npath = '{path}'\nsize = {}\nsha256 = '{}'\npypi = '{project}'\npypi_version = '1.0'\nwheel_path = '{member}'\n",
+        bytes.len(),
+        sha256_hex(bytes)
+    ))
+    .unwrap()
+}
+
+fn wheel_opts(base: &str) -> Options {
+    Options { pypi_url: format!("{base}/pypi/"), platform: "linux-x86_64".into(), ..opts(Source::Upstream) }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn library_is_taken_from_the_pypi_wheel_for_this_platform() {
+    let member = "proj/capi/librt.so.1.0";
+    let lib = payload(300_000, 8);
+    let other = payload(300_000, 9);
+    let good = wheel(&[("proj/__init__.py", b"import os\n"), (member, &lib)], false);
+    // Every other file of the release holds a different library: choosing one of them fails the manifest check.
+    let decoy = wheel(&[(member, &other)], false);
+    let good_name = "proj-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl";
+    let decoys = [
+        "proj-1.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+        "proj-1.0-cp313-cp313t-manylinux_2_28_x86_64.whl",
+        "proj-1.0-cp311-cp311-manylinux_2_28_aarch64.whl",
+        "proj-1.0-cp311-cp311-musllinux_1_2_x86_64.whl",
+        "proj-1.0-cp311-cp311-macosx_14_0_arm64.whl",
+        "proj-1.0-cp311-cp311-win_amd64.whl",
+        "proj-1.0.tar.gz",
+    ];
+    let d = |b: &[u8]| (sha256_hex(b), b.len());
+    // The chosen wheel's url is relative to the document, as some PyPI mirrors give it.
+    let mut listed = vec![(good_name, "../../../files/good.whl", d(&good).0, good.len())];
+    listed.extend(decoys.iter().map(|n| (*n, "/files/decoy.whl", d(&decoy).0, decoy.len())));
+    let missing_member = wheel(&[("proj/__init__.py", b"")], false);
+    let mut routes = HashMap::from([
+        ("/pypi/proj/1.0/json", Reply::Serve(pypi_release(&listed))),
+        ("/files/good.whl", Reply::Serve(good.clone())),
+        ("/files/decoy.whl", Reply::Serve(decoy.clone())),
+        ("/files/empty.whl", Reply::Serve(missing_member.clone())),
+    ]);
+    // A release whose listed digest is not the wheel's (tampered or damaged on the way).
+    let wrong = vec![(good_name, "/files/good.whl", sha256_hex(b"something else"), good.len())];
+    routes.insert("/pypi/tampered/1.0/json", Reply::Serve(pypi_release(&wrong)));
+    // A wheel that lacks the member.
+    let empty = vec![(good_name, "/files/empty.whl", d(&missing_member).0, missing_member.len())];
+    routes.insert("/pypi/hollow/1.0/json", Reply::Serve(pypi_release(&empty)));
+    // A mirror that serves only the project document (every release under `releases`).
+    let project = serde_json::json!({"info": {"version": "2.0"}, "urls": [],
+        "releases": {"1.0": serde_json::from_slice::<serde_json::Value>(&pypi_release(&listed)).unwrap()["urls"]}});
+    routes.insert("/pypi/mirrored/json", Reply::Serve(serde_json::to_vec(&project).unwrap()));
+    let srv = server(routes).await;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let p = paths(tmp.path());
+    let fetcher = Fetcher::new(p.clone(), wheel_opts(&srv.base)).unwrap();
+    let m = wheel_manifest("rt/librt.so.1.0", &lib, "proj", member);
+    let out = fetcher.fetch_asset(&m.assets[0]).await.unwrap();
+    let dest = p.models_dir.join("rt/librt.so.1.0");
+    assert_eq!(out, [Outcome::Installed { path: dest.clone(), bytes: lib.len() as u64 }]);
+    assert_eq!(std::fs::read(&dest).unwrap(), lib);
+    assert_eq!(files_in(&p.models_dir), [".persona-verified.json", "rt/librt.so.1.0"], "wheel and .part removed");
+    let asked: Vec<String> = srv.log.lock().unwrap().iter().map(|(path, _)| path.clone()).collect();
+    assert_eq!(asked, ["/pypi/proj/1.0/json", "/files/good.whl"], "only the cp311 manylinux x86_64 wheel");
+    assert_eq!(manifest::status_of(&m, &p, Verify::Full)[0].state(), AssetState::Installed);
+
+    // The wheel does not match the digest PyPI lists: refused, and the installed copy is left as it was.
+    let m_bad = wheel_manifest("rt/librt.so.1.0", &lib, "tampered", member);
+    let forced = Fetcher::new(p.clone(), Options { force: true, ..wheel_opts(&srv.base) }).unwrap();
+    let e = forced.fetch_asset(&m_bad.assets[0]).await.unwrap_err();
+    assert!(matches!(&e, FetchError::DigestMismatch { name, .. } if name == good_name), "{e}");
+    assert!(e.to_string().contains("published by PyPI"), "{e}");
+    assert_eq!(std::fs::read(&dest).unwrap(), lib, "the verified copy is untouched");
+    assert_eq!(files_in(&p.models_dir), [".persona-verified.json", "rt/librt.so.1.0"], "nothing left behind");
+
+    // The wheel is PyPI's, but the library in it is not the one the manifest pins: refused, nothing installed.
+    let m_other = wheel_manifest("rt2/librt.so.1.0", &other, "proj", member);
+    let e = fetcher.fetch_asset(&m_other.assets[0]).await.unwrap_err();
+    assert!(matches!(&e, FetchError::DigestMismatch { expected, .. } if *expected == sha256_hex(&other)), "{e}");
+    assert!(e.to_string().contains(member), "says where the file came from: {e}");
+    assert!(files_in(&p.models_dir).iter().all(|f| !f.starts_with("rt2/")), "{:?}", files_in(&p.models_dir));
+
+    // A wheel without the member names it.
+    let m_hollow = wheel_manifest("rt3/librt.so.1.0", &lib, "hollow", member);
+    let e = fetcher.fetch_asset(&m_hollow.assets[0]).await.unwrap_err();
+    assert!(matches!(e, FetchError::Archive { .. }) && e.to_string().contains(member), "{e}");
+    assert!(files_in(&p.models_dir).iter().all(|f| !f.starts_with("rt3/")));
+
+    // No wheel for the platform: the error lists what the release has, and nothing is downloaded.
+    let requests = srv.log.lock().unwrap().len();
+    let o = Options { platform: "windows-aarch64".into(), ..wheel_opts(&srv.base) };
+    let m4 = wheel_manifest("rt4/librt.so.1.0", &lib, "proj", member);
+    let e = Fetcher::new(p.clone(), o).unwrap().fetch_asset(&m4.assets[0]).await.unwrap_err();
+    assert!(matches!(e, FetchError::NoWheel { .. }) && e.to_string().contains("win_amd64.whl"), "{e}");
+    assert_eq!(srv.log.lock().unwrap().len(), requests + 1, "only the release document");
+
+    // A mirror with only the project document: the release is found under `releases`; an unknown version is
+    // a clear error.
+    let m5 = wheel_manifest("rt5/librt.so.1.0", &lib, "mirrored", member);
+    fetcher.fetch_asset(&m5.assets[0]).await.unwrap();
+    assert_eq!(std::fs::read(p.models_dir.join("rt5/librt.so.1.0")).unwrap(), lib);
+    let m6 = wheel_manifest("rt6/librt.so.1.0", &lib, "unknown", member);
+    let e = fetcher.fetch_asset(&m6.assets[0]).await.unwrap_err();
+    assert!(matches!(e, FetchError::NoRelease { .. }) && e.to_string().contains("unknown 1.0"), "{e}");
+}
+
+#[test]
+fn wheel_choice_follows_the_platform_tag() {
+    let file = |name: &str| PypiFile {
+        filename: name.into(),
+        url: format!("https://files.example/{name}"),
+        size: Some(1),
+        digests: PypiDigests { sha256: "0".repeat(64) },
+        yanked: false,
+    };
+    // The file list of PyPI onnxruntime 1.32.0 (one CPython build short), newest first.
+    let files: Vec<PypiFile> = [
+        "cp314-cp314t-manylinux_2_28_x86_64",
+        "cp313-cp313-win_arm64",
+        "cp313-cp313-win_amd64",
+        "cp313-cp313-manylinux_2_28_x86_64",
+        "cp313-cp313-manylinux_2_28_aarch64",
+        "cp313-cp313-macosx_14_0_arm64",
+        "cp312-cp312-win_amd64",
+        "cp311-cp311-win_arm64",
+        "cp311-cp311-win_amd64",
+        "cp311-cp311-manylinux_2_28_x86_64",
+        "cp311-cp311-manylinux_2_28_aarch64",
+        "cp311-cp311-macosx_14_0_arm64",
+    ]
+    .iter()
+    .map(|t| file(&format!("onnxruntime-1.32.0-{t}.whl")))
+    .collect();
+    let pick = |platform: &str| persona::models::fetch::choose_wheel(&files, platform).map(|f| f.filename.clone());
+    let expect = |tag: &str| Some(format!("onnxruntime-1.32.0-cp311-cp311-{tag}.whl"));
+    assert_eq!(pick("linux-x86_64"), expect("manylinux_2_28_x86_64"));
+    assert_eq!(pick("linux-aarch64"), expect("manylinux_2_28_aarch64"));
+    assert_eq!(pick("macos-aarch64"), expect("macosx_14_0_arm64"));
+    assert_eq!(pick("windows-x86_64"), expect("win_amd64"));
+    assert_eq!(pick("windows-aarch64"), expect("win_arm64"));
+    assert_eq!(pick("macos-x86_64"), None, "1.32.0 has no Intel macOS wheel");
+    // A universal2 wheel fits both Macs; a yanked file is never chosen.
+    let mut more = vec![file("x-1.0-cp310-cp310-macosx_10_9_universal2.whl")];
+    assert!(persona::models::fetch::choose_wheel(&more, "macos-x86_64").is_some());
+    more[0].yanked = true;
+    assert!(persona::models::fetch::choose_wheel(&more, "macos-x86_64").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_onnx_runtime_entry_installs_from_a_wheel() {
+    let dir = persona::require_models!("onnxruntime/libonnxruntime.so.1.32.0");
+    let real = Manifest::load().unwrap();
+    let asset = real
+        .assets
+        .iter()
+        .find(|a| a.name == "onnxruntime" && a.platform.as_deref() == Some("linux-x86_64"))
+        .expect("a linux-x86_64 onnxruntime asset");
+    let f = &asset.files[0];
+    let wp = f.wheel_path.clone().expect("taken from a wheel");
+    assert_eq!((f.pypi.as_deref(), f.pypi_version.as_deref()), (Some("onnxruntime"), Some("1.32.0")));
+    // The reference library packed as PyPI packs it, served by a stand-in PyPI.
+    let lib = std::fs::read(dir.join("onnxruntime/libonnxruntime.so.1.32.0")).unwrap();
+    let whl = wheel(&[("onnxruntime/__init__.py", b""), (wp.as_str(), &lib)], true);
+    let name = "onnxruntime-1.32.0-cp311-cp311-manylinux_2_28_x86_64.whl";
+    let doc = pypi_release(&[(name, "/files/ort.whl", sha256_hex(&whl), whl.len())]);
+    let srv = server(HashMap::from([
+        ("/pypi/onnxruntime/1.32.0/json", Reply::Serve(doc)),
+        ("/files/ort.whl", Reply::Serve(whl)),
+    ]))
+    .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let p = paths(tmp.path());
+    let out = Fetcher::new(p.clone(), wheel_opts(&srv.base)).unwrap().fetch_asset(asset).await.unwrap();
+    assert!(matches!(&out[0], Outcome::Installed { bytes, .. } if *bytes == lib.len() as u64), "{out:?}");
+    let installed = p.models_dir.join("onnxruntime/libonnxruntime.so.1.32.0");
+    let found = onnxruntime::locate_with(None, &p.models_dir).unwrap();
+    assert_eq!(found, installed, "the runtime is found where the fetch put it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kokoro_vocabulary_comes_from_the_bundled_copy() {
+    let real = Manifest::load().unwrap();
+    let vocab = real.get("kokoro").unwrap().files.iter().find(|f| f.path == "kokoro-vocab.json").unwrap().clone();
+    assert!(vocab.bundled && vocab.url.is_none());
+    let empty_mirror = tempfile::tempdir().unwrap();
+    let srv = server(HashMap::new()).await;
+    for source in [
+        Source::Upstream,
+        Source::from_mirror(&empty_mirror.path().display().to_string()),
+        Source::from_mirror(&format!("{}/mirror", srv.base)),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = paths(tmp.path());
+        let fetcher = Fetcher::new(p.clone(), opts(source.clone())).unwrap();
+        let out = fetcher.fetch_file(&vocab).await.unwrap();
+        assert!(matches!(out, Outcome::Installed { bytes: 1155, .. }), "{source:?}: {out:?}");
+        let text = std::fs::read_to_string(p.models_dir.join("kokoro-vocab.json")).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(json["vocab"]["ɹ"], 123, "{source:?}: the phoneme table");
+        assert_eq!(files_in(&p.models_dir), [".persona-verified.json", "kokoro-vocab.json"]);
+    }
+    // A mirror that has the file wins over the bundled copy (and is verified like any file).
+    let mirror = tempfile::tempdir().unwrap();
+    std::fs::write(mirror.path().join("kokoro-vocab.json"), b"{\"vocab\": {}}").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let fetcher = Fetcher::new(paths(tmp.path()), opts(Source::from_mirror(&mirror.path().display().to_string())));
+    let e = fetcher.unwrap().fetch_file(&vocab).await.unwrap_err();
+    assert!(matches!(e, FetchError::DigestMismatch { .. }), "{e}");
 }
 
 #[test]

@@ -1,8 +1,7 @@
 //! The control panel, driven through egui's test harness (no display): clicks and typing change the running
 //! settings, the pipeline hears about it, and the files on disk follow; edits made on disk come back.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, RwLock};
@@ -13,6 +12,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use persona::character::Character;
 use persona::config::{Paths, Settings, atomic_write, paths_bundled_dir};
+use persona::llm::{ScriptServer, ScriptedReply};
 use persona::pipeline::status::{
     Control, ConversationState, Health, SharedStatus, Speaker, Status, TranscriptLine, TurnLatency,
 };
@@ -321,76 +321,58 @@ fn settings_edited_by_hand_are_reloaded_and_a_broken_edit_keeps_the_running_sett
     drop(fx.dir);
 }
 
-/// A one-request-at-a-time HTTP server on loopback that answers every request with `status` and `body`,
-/// and reports each request's head.
-fn serve(status: &'static str, body: &'static str) -> (String, Receiver<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
-                head.push(byte[0]);
-            }
-            let _ = tx.send(String::from_utf8_lossy(&head).into_owned());
-            let reply = format!(
-                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(reply.as_bytes());
-        }
-    });
-    (url, rx)
-}
-
 #[test]
-fn the_probe_lists_the_models_a_real_server_offers() {
-    let (url, requests) = serve(
-        "200 OK",
-        r#"{"object":"list","data":[{"id":"smollm2-135m","object":"model"},{"id":"qwen2.5","object":"model"}]}"#,
-    );
+fn the_probe_lists_the_models_and_gets_a_reply_from_a_real_server() {
+    let server = ScriptServer::start(ScriptedReply::text("Hello there, nice to meet you!")).unwrap();
+    server.set_model("smollm2-135m");
+    server.set_api_key("sk-test-secret");
     let mut settings = Settings::default();
-    settings.llm.endpoint = url;
+    settings.llm.endpoint = server.url();
     settings.llm.api_key = "sk-test-secret".into();
     let (fx, panel) = fixture(settings);
     let running = panel.settings();
     let mut h = harness(panel, Tab::Llm);
     assert!(h.query_all_by_value("sk-test-secret").next().is_none(), "the API key is masked");
 
+    // The configured model is not on this server: the probe lists what is there and says why no reply came.
     h.get_by_label("Probe endpoint").click();
-    step_until(&mut h, "the probe answer", |h| h.query_by_label_contains("2 model(s)").is_some());
-    let head = requests.recv_timeout(Duration::from_secs(5)).unwrap();
-    assert!(head.starts_with("GET /v1/models "), "{head}");
-    assert!(head.to_ascii_lowercase().contains("authorization: bearer sk-test-secret"), "{head}");
+    step_until(&mut h, "the probe answer", |h| h.query_by_label_contains("Reply failed:").is_some());
+    assert!(h.query_by_label_contains("1 model(s) offered").is_some());
     assert!(h.query_by_label_contains("\"llama3.2\" is not among them").is_some());
+    assert!(h.query_by_label_contains("404").is_some());
+    let received = server.received();
+    assert!(received.iter().any(|r| r.method == "GET" && r.path.ends_with("/v1/models")), "{received:?}");
+    assert!(received.iter().all(|r| r.header("authorization") == Some("Bearer sk-test-secret")));
 
-    // The listed models are offered; picking one sets it.
+    // The listed models are offered; picking one sets it, and the next probe gets a reply.
     h.get_by_label("Models offered").click();
     h.run();
     h.get_by_label("smollm2-135m").click();
     h.run();
     assert_eq!(running.read().unwrap().llm.model, "smollm2-135m");
+    h.get_by_label("Probe endpoint").click();
+    step_until(&mut h, "the reply", |h| h.query_by_label_contains("Reply: first token after").is_some());
+    assert!(h.query_by_label_contains("\"Hello there, nice to meet you!\"").is_some());
+    assert!(h.query_by_label_contains("is not among them").is_none());
     drop(fx);
 }
 
 #[test]
 fn the_probe_says_what_is_wrong() {
-    let (url, _requests) = serve("401 Unauthorized", r#"{"error":"bad key"}"#);
+    let server = ScriptServer::start(ScriptedReply::text("Hi")).unwrap();
+    server.set_api_key("the-right-key");
     let mut settings = Settings::default();
-    settings.llm.endpoint = url;
+    settings.llm.endpoint = server.url();
     settings.llm.api_key = "sk-wrong".into();
-    let e = persona::ui::services::list_models(&settings.llm).unwrap_err();
-    assert!(e.contains("401") && e.contains("set a valid API key"), "{e}");
+    let e = persona::ui::services::probe(&settings.llm).unwrap_err();
+    assert!(e.contains("401") && e.contains("Set llm.api_key"), "{e}");
     assert!(!e.contains("sk-wrong"), "{e}");
 
     // Nothing listening: a closed port.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     settings.llm.endpoint = format!("http://127.0.0.1:{port}/v1");
-    let e = persona::ui::services::list_models(&settings.llm).unwrap_err();
-    assert!(e.contains("refused the connection"), "{e}");
+    let e = persona::ui::services::probe(&settings.llm).unwrap_err();
+    assert!(e.contains(&format!("127.0.0.1:{port}")), "{e}");
 }
 
 #[test]

@@ -2,11 +2,16 @@
 
 mod avatar;
 mod bench;
+mod chat;
 mod config;
+mod convert;
 mod doctor;
+mod listen;
+mod llm;
 mod models;
 mod panel;
 mod render;
+mod transcribe;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,10 +45,21 @@ pub enum Command {
     Config(config::Command),
     /// Measure speed and memory of each stage (medians; use a release build for real figures).
     Bench(bench::Args),
+    /// Chat with the character in the terminal (streamed replies, emotion tags, history kept between runs).
+    Chat(chat::Args),
+    /// Check the LLM server: `persona llm probe`.
+    #[command(subcommand)]
+    Llm(llm::Command),
     /// Render one frame of the avatar to a PNG.
     Render(render::Args),
     /// Open the avatar in a window (keys drive it), or build the default puppet.
     Avatar(avatar::Args),
+    /// Transcribe a WAV file (text, or --json with segment and word times).
+    Transcribe(transcribe::Args),
+    /// Listen to the microphone (or --input FILE) and print speech events and partial/final transcripts live.
+    Listen(listen::Args),
+    /// Change the voice of a WAV recording with an RVC voice model.
+    Convert(convert::Args),
     /// Open the control panel alone: edit settings and the personality live (no conversation runs).
     Panel(panel::Args),
 }
@@ -85,8 +101,13 @@ pub fn main() -> ExitCode {
         Some(Command::Models(cmd)) => models::run(cli.config.as_deref(), cmd),
         Some(Command::Config(cmd)) => config::run(cli.config.as_deref(), cmd),
         Some(Command::Bench(args)) => bench::run(cli.config.as_deref(), args),
+        Some(Command::Chat(args)) => chat::run(cli.config.as_deref(), args),
+        Some(Command::Llm(cmd)) => llm::run(cli.config.as_deref(), cmd),
         Some(Command::Render(args)) => render::run(cli.config.as_deref(), args),
         Some(Command::Avatar(args)) => avatar::run(cli.config.as_deref(), args),
+        Some(Command::Transcribe(args)) => transcribe::run(cli.config.as_deref(), args),
+        Some(Command::Listen(args)) => listen::run(cli.config.as_deref(), args),
+        Some(Command::Convert(args)) => convert::run(cli.config.as_deref(), args),
         Some(Command::Panel(args)) => panel::run(cli.config.as_deref(), args),
     };
     match result {

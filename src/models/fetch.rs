@@ -6,7 +6,14 @@
 //! whose SHA-256 the manifest accepts is renamed into place, so the app never sees a partial or wrong file; a file
 //! that fails the check is deleted together with its `.part`. Every network wait is bounded (connect and read
 //! timeouts), so a stalled server ends in an error rather than a hang.
+//!
+//! A file that ships inside a Python wheel (ONNX Runtime) is fetched through PyPI's JSON API: the wheel for this
+//! platform is chosen from the release's file list, downloaded like any file, checked against the SHA-256 PyPI
+//! publishes for it, and the one member is extracted and checked against the manifest. `PERSONA_PYPI_URL`
+//! replaces `https://pypi.org/pypi` (a PyPI mirror, or a test server). Small files the app carries (the Kokoro
+//! vocabulary) are installed from the bundled copy when no mirror has them.
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,7 +22,20 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use crate::config::Paths;
-use crate::models::manifest::{self, Asset, AssetFile, FileState, Verify};
+use crate::models::manifest::{self, Asset, AssetFile, FileState, Verify, WheelSource};
+
+/// PyPI's JSON API.
+pub const PYPI_URL: &str = "https://pypi.org/pypi";
+
+/// The PyPI JSON API to ask: `PERSONA_PYPI_URL` when set (a mirror, or a test server), else [`PYPI_URL`].
+pub fn pypi_url_from_env() -> String {
+    std::env::var("PERSONA_PYPI_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| PYPI_URL.to_owned())
+        .trim_end_matches('/')
+        .to_owned()
+}
 
 /// Where files come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +74,10 @@ pub struct Options {
     pub retries: u32,
     /// Draw progress bars on stderr (only when it is a terminal).
     pub progress: bool,
+    /// PyPI's JSON API (`https://pypi.org/pypi`), for files taken from wheels.
+    pub pypi_url: String,
+    /// The platform whose wheel is chosen (`linux-x86_64`, ...): this one, unless a test says otherwise.
+    pub platform: String,
 }
 
 impl Default for Options {
@@ -65,6 +89,8 @@ impl Default for Options {
             read_timeout: Duration::from_secs(30),
             retries: 3,
             progress: true,
+            pypi_url: pypi_url_from_env(),
+            platform: manifest::this_platform(),
         }
     }
 }
@@ -104,6 +130,18 @@ pub enum FetchError {
     UpstreamDigestUnknown { name: String, url: String },
     #[error("{path} does not exist in the mirror folder. Point --mirror at a folder laid out like the models folder")]
     MirrorMissing { path: PathBuf },
+    #[error(
+        "PyPI has no release {project} {version} ({url}). Check pypi/pypi_version of {name} in models/manifest.toml and PERSONA_PYPI_URL, or use --mirror"
+    )]
+    NoRelease { name: String, project: String, version: String, url: String },
+    #[error(
+        "PyPI {project} {version} has no wheel for {platform} (it has: {available}). Use --mirror DIR with a copy of {name}, or install it yourself (for ONNX Runtime: set ORT_DYLIB_PATH)"
+    )]
+    NoWheel { name: String, project: String, version: String, platform: String, available: String },
+    #[error(
+        "{url} did not give a usable PyPI release list: {reason}. Try again later, check PERSONA_PYPI_URL, or use --mirror"
+    )]
+    BadIndex { url: String, reason: String },
     #[error("{url} is not a usable archive, or lacks {entry}: {reason}")]
     Archive { url: String, entry: String, reason: String },
     #[error("cannot {action} {path}: {source}{}", io_hint(.source))]
@@ -178,9 +216,14 @@ impl Fetcher {
         }
         if self.opts.source == Source::Upstream {
             // Refuse what cannot be fetched before touching the models folder.
-            let url = file.url.clone().ok_or_else(|| FetchError::NoSource { name: file.path.clone() })?;
-            if file.upstream_digest_unknown {
-                return Err(FetchError::UpstreamDigestUnknown { name: file.path.clone(), url });
+            match &file.url {
+                Some(url) if file.upstream_digest_unknown => {
+                    return Err(FetchError::UpstreamDigestUnknown { name: file.path.clone(), url: url.clone() });
+                }
+                None if file.wheel().is_none() && !file.bundled => {
+                    return Err(FetchError::NoSource { name: file.path.clone() });
+                }
+                _ => {}
             }
         }
         let dir = dest.parent().unwrap_or(&self.paths.models_dir).to_owned();
@@ -189,17 +232,28 @@ impl Fetcher {
         let from = match &self.opts.source {
             Source::MirrorDir(root) => {
                 let src = file.local_path(root);
-                if !src.is_file() {
+                if src.is_file() {
+                    self.copy(&src, &part, &file.path)?;
+                    src.display().to_string()
+                } else if file.bundled {
+                    self.write_bundled(file, &part)?
+                } else {
                     return Err(FetchError::MirrorMissing { path: src });
                 }
-                self.copy(&src, &part, &file.path)?;
-                src.display().to_string()
             }
             Source::MirrorUrl(base) => {
                 let url = format!("{}/{}", base.trim_end_matches('/'), file.path);
-                self.download(&file.path, &url, &part).await?;
-                url
+                match self.download(&file.path, &url, &part).await {
+                    Ok(()) => url,
+                    Err(FetchError::NotFound { .. }) if file.bundled => self.write_bundled(file, &part)?,
+                    Err(e) => return Err(e),
+                }
             }
+            Source::Upstream if file.url.is_none() => match file.wheel() {
+                Some(wheel) => self.fetch_from_wheel(file, wheel, &dest, &part).await?,
+                None if file.bundled => self.write_bundled(file, &part)?,
+                None => return Err(FetchError::NoSource { name: file.path.clone() }),
+            },
             Source::Upstream => {
                 let url = file.url.clone().ok_or_else(|| FetchError::NoSource { name: file.path.clone() })?;
                 if file.upstream_digest_unknown {
@@ -239,6 +293,125 @@ impl Fetcher {
         std::fs::rename(&part, &dest).map_err(io("move into place", &dest))?;
         manifest::remember_verified(&self.paths, &dest, &digest);
         Ok(Outcome::Installed { path: dest, bytes })
+    }
+
+    /// Writes the app's bundled copy of `file` to `part` (verified afterwards like any download).
+    fn write_bundled(&self, file: &AssetFile, part: &Path) -> Result<String, FetchError> {
+        let bytes = manifest::bundled(&file.path).ok_or_else(|| FetchError::NoSource { name: file.path.clone() })?;
+        let written = std::fs::File::create(part).and_then(|mut f| {
+            f.write_all(bytes)?;
+            f.sync_all()
+        });
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(part);
+            return Err(io("write", part)(e));
+        }
+        Ok("the copy bundled with Persona".to_owned())
+    }
+
+    /// Downloads the wheel for this platform, checks it against PyPI's SHA-256 and extracts `wheel.member` to
+    /// `part`. The wheel's `.part` is kept when the download is cut off (resumed next time) and removed otherwise.
+    /// Returns where the file came from.
+    async fn fetch_from_wheel(
+        &self,
+        file: &AssetFile,
+        wheel: WheelSource<'_>,
+        dest: &Path,
+        part: &Path,
+    ) -> Result<String, FetchError> {
+        let chosen = self.pypi_wheel(&file.path, wheel).await?;
+        let wheel_part = with_suffix(dest, ".whl.part");
+        self.download(&chosen.filename, &chosen.url, &wheel_part).await?;
+        let digest = manifest::sha256_file(&wheel_part).map_err(io("read", &wheel_part))?;
+        let published = chosen.digests.sha256.to_ascii_lowercase();
+        if digest != published {
+            let _ = std::fs::remove_file(&wheel_part);
+            return Err(FetchError::DigestMismatch {
+                name: chosen.filename.clone(),
+                from: chosen.url.clone(),
+                actual: digest,
+                expected: format!("{published} (published by PyPI)"),
+            });
+        }
+        let extracted = extract_zip(&wheel_part, wheel.member, part);
+        let _ = std::fs::remove_file(&wheel_part);
+        extracted.map_err(|e| match e {
+            ExtractError::Io(e) => e,
+            ExtractError::Archive(reason) => {
+                FetchError::Archive { url: chosen.url.clone(), entry: wheel.member.to_owned(), reason }
+            }
+        })?;
+        Ok(format!("{} ({})", chosen.url, wheel.member))
+    }
+
+    /// The wheel of `wheel.project` `wheel.version` for the platform in the options, with an absolute URL.
+    async fn pypi_wheel(&self, name: &str, wheel: WheelSource<'_>) -> Result<PypiFile, FetchError> {
+        let base = self.opts.pypi_url.trim_end_matches('/');
+        let release_url = format!("{base}/{}/{}/json", wheel.project, wheel.version);
+        let (doc_url, files) = match self.get_small(name, &release_url).await? {
+            Some(body) => {
+                let doc: PypiRelease = serde_json::from_slice(&body).map_err(|e| bad_index(&release_url, e))?;
+                (release_url, doc.urls)
+            }
+            None => {
+                // Some PyPI mirrors serve only the project document; its `releases` table lists each version's
+                // files in the same form.
+                let project_url = format!("{base}/{}/json", wheel.project);
+                let no_release = || FetchError::NoRelease {
+                    name: name.to_owned(),
+                    project: wheel.project.to_owned(),
+                    version: wheel.version.to_owned(),
+                    url: release_url.clone(),
+                };
+                let body = self.get_small(name, &project_url).await?.ok_or_else(no_release)?;
+                let mut doc: PypiProject = serde_json::from_slice(&body).map_err(|e| bad_index(&project_url, e))?;
+                (project_url, doc.releases.remove(wheel.version).ok_or_else(no_release)?)
+            }
+        };
+        let chosen = choose_wheel(&files, &self.opts.platform).ok_or_else(|| FetchError::NoWheel {
+            name: name.to_owned(),
+            project: wheel.project.to_owned(),
+            version: wheel.version.to_owned(),
+            platform: self.opts.platform.clone(),
+            available: files.iter().map(|f| f.filename.as_str()).collect::<Vec<_>>().join(", "),
+        })?;
+        // PyPI gives absolute URLs (files.pythonhosted.org); mirrors may give them relative to the document.
+        let url = reqwest::Url::parse(&doc_url)
+            .and_then(|u| u.join(&chosen.url))
+            .map_err(|e| bad_index(&doc_url, format!("wheel url {:?}: {e}", chosen.url)))?;
+        if chosen.digests.sha256.len() != 64 || !chosen.digests.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad_index(&doc_url, format!("{} has no SHA-256 digest", chosen.filename)));
+        }
+        Ok(PypiFile { url: url.to_string(), ..chosen.clone() })
+    }
+
+    /// A small document (a PyPI JSON page) in memory; `None` for 404.
+    async fn get_small(&self, name: &str, url: &str) -> Result<Option<bytes::Bytes>, FetchError> {
+        let wait = self.opts.connect_timeout + self.opts.read_timeout;
+        let stalled =
+            || FetchError::Stalled { url: url.to_owned(), secs: self.opts.read_timeout.as_secs().max(1), attempts: 1 };
+        let resp = match tokio::time::timeout(wait, self.client.get(url).send()).await {
+            Err(_) => return Err(stalled()),
+            Ok(Err(e)) if e.is_timeout() => return Err(stalled()),
+            Ok(Err(e)) if e.is_connect() => {
+                return Err(FetchError::Connect { url: url.to_owned(), reason: root_cause(&e) });
+            }
+            Ok(Err(e)) => return Err(bad_index(url, error_chain(&e))),
+            Ok(Ok(r)) => r,
+        };
+        match resp.status() {
+            reqwest::StatusCode::NOT_FOUND => return Ok(None),
+            s if !s.is_success() => {
+                return Err(FetchError::HttpStatus { name: name.to_owned(), url: url.to_owned(), status: s });
+            }
+            _ => {}
+        }
+        // The client's read timeout bounds each read of the body.
+        match resp.bytes().await {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.is_timeout() => Err(stalled()),
+            Err(e) => Err(bad_index(url, error_chain(&e))),
+        }
     }
 
     fn bar(&self, name: &str, len: Option<u64>) -> ProgressBar {
@@ -441,6 +614,35 @@ enum ExtractError {
     Archive(String),
 }
 
+/// Writes the zip member `entry` (a wheel is a zip file) to `out`. The zip reader checks the member's CRC-32.
+fn extract_zip(archive: &Path, entry: &str, out: &Path) -> Result<(), ExtractError> {
+    let f = std::fs::File::open(archive).map_err(|e| ExtractError::Io(io("read", archive)(e)))?;
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(f)).map_err(|e| ExtractError::Archive(e.to_string()))?;
+    let mut member = match zip.by_name(entry) {
+        Ok(m) => m,
+        Err(zip::result::ZipError::FileNotFound) => return Err(ExtractError::Archive("no such member".into())),
+        Err(e) => return Err(ExtractError::Archive(e.to_string())),
+    };
+    write_member(&mut member, out)
+}
+
+/// Copies an archive member to `out`, removing `out` when that fails.
+fn write_member(member: &mut dyn Read, out: &Path) -> Result<(), ExtractError> {
+    let mut w = std::fs::File::create(out).map_err(|e| ExtractError::Io(io("write", out)(e)))?;
+    let copied = std::io::copy(member, &mut w).and_then(|_| w.sync_all());
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(out);
+        // A read error inside the archive is the archive's fault; anything else is the disk's.
+        return Err(match e.kind() {
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::PermissionDenied => {
+                ExtractError::Io(io("write", out)(e))
+            }
+            _ => ExtractError::Archive(e.to_string()),
+        });
+    }
+    Ok(())
+}
+
 /// Writes the archive member `entry` of a `.tar.gz` to `out`.
 fn extract_tar_gz(archive: &Path, entry: &str, out: &Path) -> Result<(), ExtractError> {
     let f = std::fs::File::open(archive).map_err(|e| ExtractError::Io(io("read", archive)(e)))?;
@@ -452,21 +654,90 @@ fn extract_tar_gz(archive: &Path, entry: &str, out: &Path) -> Result<(), Extract
         if path.trim_start_matches("./") != entry {
             continue;
         }
-        let mut w = std::fs::File::create(out).map_err(|e| ExtractError::Io(io("write", out)(e)))?;
-        let copied = std::io::copy(&mut item, &mut w).and_then(|_| w.sync_all());
-        if let Err(e) = copied {
-            let _ = std::fs::remove_file(out);
-            // A read error inside the archive is the archive's fault; anything else is the disk's.
-            return Err(match e.kind() {
-                std::io::ErrorKind::StorageFull | std::io::ErrorKind::PermissionDenied => {
-                    ExtractError::Io(io("write", out)(e))
-                }
-                _ => ExtractError::Archive(e.to_string()),
-            });
-        }
-        return Ok(());
+        return write_member(&mut item, out);
     }
     Err(ExtractError::Archive("no such member".into()))
+}
+
+/// One file of a PyPI release, as PyPI's JSON API lists it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct PypiFile {
+    pub filename: String,
+    pub url: String,
+    #[serde(default)]
+    pub size: Option<u64>,
+    pub digests: PypiDigests,
+    #[serde(default)]
+    pub yanked: bool,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct PypiDigests {
+    #[serde(default)]
+    pub sha256: String,
+}
+
+/// `/pypi/{project}/{version}/json`.
+#[derive(serde::Deserialize)]
+struct PypiRelease {
+    urls: Vec<PypiFile>,
+}
+
+/// `/pypi/{project}/json`.
+#[derive(serde::Deserialize)]
+struct PypiProject {
+    #[serde(default)]
+    releases: HashMap<String, Vec<PypiFile>>,
+}
+
+fn bad_index(url: &str, reason: impl std::fmt::Display) -> FetchError {
+    FetchError::BadIndex { url: url.to_owned(), reason: reason.to_string() }
+}
+
+/// Whether a wheel platform tag (`manylinux_2_28_x86_64`, `macosx_14_0_arm64`, `win_amd64`) runs on `platform`
+/// (`linux-x86_64`, `macos-aarch64`, `windows-x86_64`, ...). Only glibc Linux (manylinux) is taken: the app's own
+/// build targets glibc.
+pub fn wheel_tag_fits(tag: &str, platform: &str) -> bool {
+    let mac = |arch: &str| tag.starts_with("macosx_") && (tag.ends_with(arch) || tag.ends_with("_universal2"));
+    match platform {
+        "linux-x86_64" => tag.starts_with("manylinux") && tag.ends_with("_x86_64"),
+        "linux-aarch64" => tag.starts_with("manylinux") && tag.ends_with("_aarch64"),
+        "macos-aarch64" => mac("_arm64"),
+        "macos-x86_64" => mac("_x86_64"),
+        "windows-x86_64" => tag == "win_amd64",
+        "windows-aarch64" => tag == "win_arm64",
+        _ => false,
+    }
+}
+
+/// The wheel among a release's files for `platform`. Only the shared library inside is used, so any CPython
+/// build will do; to be deterministic (some libraries differ between the CPython builds of one release, e.g. the
+/// Windows DLL), the oldest CPython wins and free-threaded (`cp313t`) builds come last. Yanked files are skipped.
+pub fn choose_wheel<'f>(files: &'f [PypiFile], platform: &str) -> Option<&'f PypiFile> {
+    files
+        .iter()
+        .filter(|f| !f.yanked)
+        .filter_map(|f| {
+            // {name}-{version}(-{build})?-{python}-{abi}-{platform}.whl; each tag may be a `.`-joined set.
+            let stem = f.filename.strip_suffix(".whl")?;
+            let parts: Vec<&str> = stem.split('-').collect();
+            if !(5..=6).contains(&parts.len()) {
+                return None;
+            }
+            let (python, abi, plat) = (parts[parts.len() - 3], parts[parts.len() - 2], parts[parts.len() - 1]);
+            if !plat.split('.').any(|t| wheel_tag_fits(t, platform)) {
+                return None;
+            }
+            let version = python
+                .split('.')
+                .filter_map(|t| t.strip_prefix("cp").or_else(|| t.strip_prefix("py")))
+                .filter_map(|v| v.parse::<u32>().ok())
+                .min()?;
+            let free_threaded = abi.split('.').any(|a| a.ends_with('t'));
+            Some(((free_threaded, version, f.filename.as_str()), f))
+        })
+        .min_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, f)| f)
 }
 
 /// A digest of bytes, for tests and mirrors.

@@ -18,6 +18,18 @@ use crate::config::Paths;
 /// The manifest shipped with the app.
 pub const MANIFEST_TOML: &str = include_str!("../../models/manifest.toml");
 
+/// Small files shipped inside the app, by manifest path: installed from here when no mirror has them, so a plain
+/// `persona models fetch` needs no source for them. Each is verified against the manifest like any download.
+const BUNDLED: &[(&str, &[u8])] = &[
+    // Apache-2.0: the `vocab` table of hexgrad/Kokoro-82M's config.json (see models/manifest.toml).
+    ("kokoro-vocab.json", include_bytes!("../../assets/kokoro-vocab.json")),
+];
+
+/// The copy of the file at manifest path `path` bundled with the app, if there is one.
+pub fn bundled(path: &str) -> Option<&'static [u8]> {
+    BUNDLED.iter().find(|(p, _)| *p == path).map(|(_, bytes)| *bytes)
+}
+
 /// File in the models folder (or, when that is read-only, in the data folder) remembering verified files.
 pub const VERIFIED_CACHE: &str = ".persona-verified.json";
 
@@ -85,6 +97,27 @@ pub struct AssetFile {
     pub archive: Option<String>,
     #[serde(default)]
     pub archive_path: Option<String>,
+    /// A PyPI project whose wheel holds the file (at `wheel_path`), of release `pypi_version`. The fetcher asks
+    /// PyPI for the wheel that fits this platform, checks it against the SHA-256 PyPI publishes for it, then
+    /// checks the extracted file against `sha256`.
+    #[serde(default)]
+    pub pypi: Option<String>,
+    #[serde(default)]
+    pub pypi_version: Option<String>,
+    #[serde(default)]
+    pub wheel_path: Option<String>,
+    /// The app carries a copy ([`bundled`]); installed from it when no mirror has the file.
+    #[serde(default)]
+    pub bundled: bool,
+}
+
+/// Where a PyPI wheel holds a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WheelSource<'a> {
+    pub project: &'a str,
+    pub version: &'a str,
+    /// Path of the file inside the wheel (`onnxruntime/capi/libonnxruntime.so.1.32.0`).
+    pub member: &'a str,
 }
 
 impl AssetFile {
@@ -102,6 +135,14 @@ impl AssetFile {
         out
     }
 
+    /// The PyPI wheel this file comes from, when it comes from one.
+    pub fn wheel(&self) -> Option<WheelSource<'_>> {
+        match (&self.pypi, &self.pypi_version, &self.wheel_path) {
+            (Some(project), Some(version), Some(member)) => Some(WheelSource { project, version, member }),
+            _ => None,
+        }
+    }
+
     /// Where this file goes in `models_dir`.
     pub fn local_path(&self, models_dir: &Path) -> PathBuf {
         self.path.split('/').fold(models_dir.to_owned(), |p, part| p.join(part))
@@ -117,11 +158,15 @@ impl Manifest {
     /// Parses and checks a manifest (names unique, digests well-formed, paths inside the models folder).
     pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
         let m: Manifest = toml::from_str(text)?;
-        let mut names = std::collections::HashSet::new();
+        // A name may repeat only for different platforms (one ONNX Runtime build per platform).
+        let mut names: std::collections::HashMap<&str, Vec<Option<&str>>> = Default::default();
         for a in &m.assets {
-            if !names.insert(a.name.as_str()) {
-                return Err(ManifestError::Invalid(format!("asset name {:?} appears twice", a.name)));
+            let seen = names.entry(a.name.as_str()).or_default();
+            let clash = seen.iter().any(|p| p.is_none() || a.platform.is_none() || *p == a.platform.as_deref());
+            if clash {
+                return Err(ManifestError::Invalid(format!("asset name {:?} appears twice for one platform", a.name)));
             }
+            seen.push(a.platform.as_deref());
             if a.files.is_empty() {
                 return Err(ManifestError::Invalid(format!("asset {:?} lists no file", a.name)));
             }
@@ -159,14 +204,36 @@ impl Manifest {
                         return Err(ManifestError::Invalid(format!("{}: archive_path without archive", f.path)));
                     }
                 }
+                let wheel_fields = [&f.pypi, &f.pypi_version, &f.wheel_path].iter().filter(|x| x.is_some()).count();
+                if wheel_fields != 0 && wheel_fields != 3 {
+                    return Err(ManifestError::Invalid(format!(
+                        "{}: pypi, pypi_version and wheel_path go together",
+                        f.path
+                    )));
+                }
+                if wheel_fields == 3 && (f.url.is_some() || f.upstream_digest_unknown) {
+                    return Err(ManifestError::Invalid(format!(
+                        "{}: a file comes from a url or a wheel, not both",
+                        f.path
+                    )));
+                }
+                if f.bundled && bundled(&f.path).is_none() {
+                    return Err(ManifestError::Invalid(format!("{}: bundled, but the app carries no copy", f.path)));
+                }
             }
         }
         Ok(m)
     }
 
-    /// The asset called `name`.
+    /// The asset called `name`: this platform's when the name has one per platform.
     pub fn get(&self, name: &str) -> Option<&Asset> {
-        self.assets.iter().find(|a| a.name == name)
+        let mut named = self.assets.iter().filter(|a| a.name == name);
+        self.assets.iter().find(|a| a.name == name && a.for_this_platform()).or_else(|| named.next())
+    }
+
+    /// The platforms an asset called `name` exists for (`None`: every platform).
+    pub fn platforms_of(&self, name: &str) -> Vec<Option<&str>> {
+        self.assets.iter().filter(|a| a.name == name).map(|a| a.platform.as_deref()).collect()
     }
 
     /// Assets that apply to this platform.
@@ -474,13 +541,31 @@ mod tests {
         for role in ["vad", "asr", "tts", "tts-voice", "runtime", "llm", "pitch"] {
             assert!(m.assets.iter().any(|a| a.role == role), "no {role} asset");
         }
-        let defaults: Vec<&str> = m.assets.iter().filter(|a| a.default).map(|a| a.name.as_str()).collect();
+        let mut defaults: Vec<&str> = m.assets.iter().filter(|a| a.default).map(|a| a.name.as_str()).collect();
+        defaults.dedup();
         assert_eq!(defaults, ["silero-vad", "whisper-tiny.en", "kokoro", "kokoro-voices", "onnxruntime"]);
         // The default settings' files are all in the manifest.
         let s = crate::config::Settings::default();
         let paths: Vec<&str> = m.assets.iter().flat_map(|a| &a.files).map(|f| f.path.as_str()).collect();
         for f in [&s.vad.model, &s.asr.model, &s.tts.kokoro_model, &s.tts.kokoro_vocab, &s.tts.piper_model] {
             assert!(paths.contains(&f.as_str()), "{f} is not in the manifest");
+        }
+    }
+
+    #[test]
+    fn every_default_file_has_a_public_source_or_a_bundled_copy() {
+        let m = Manifest::load().unwrap();
+        for f in m.assets.iter().filter(|a| a.default).flat_map(|a| &a.files) {
+            let source = (f.url.is_some() && !f.upstream_digest_unknown) || f.wheel().is_some() || f.bundled;
+            assert!(source, "{}: a plain `persona models fetch` could not get it", f.path);
+        }
+        // The bundled vocabulary is the file the manifest pins.
+        let vocab = bundled("kokoro-vocab.json").unwrap();
+        assert_eq!(hex::encode(Sha256::digest(vocab)), m.get("kokoro").unwrap().files[1].sha256);
+        // ONNX Runtime for each platform with a wheel, one asset per platform.
+        let platforms = m.platforms_of("onnxruntime");
+        for p in ["linux-x86_64", "linux-aarch64", "macos-aarch64", "windows-x86_64", "windows-aarch64"] {
+            assert!(platforms.contains(&Some(p)), "no onnxruntime for {p}");
         }
     }
 
@@ -495,5 +580,14 @@ mod tests {
         assert!(e.to_string().contains("not a lower-case hex SHA-256"), "{e}");
         let e = Manifest::parse(&base(&(ok.clone() + "\nsizes=2"))).unwrap_err();
         assert!(e.to_string().contains("sizes"), "{e}");
+        let e = Manifest::parse(&base(&(ok.clone() + "\npypi='p'\npypi_version='1'"))).unwrap_err();
+        assert!(e.to_string().contains("go together"), "{e}");
+        let e = Manifest::parse(&base(&(ok.clone() + "\nbundled=true"))).unwrap_err();
+        assert!(e.to_string().contains("carries no copy"), "{e}");
+        let twice = base(&ok) + "\n" + &base(&ok);
+        assert!(Manifest::parse(&twice).unwrap_err().to_string().contains("twice"));
+        let per_platform = twice.replacen("licence='MIT'", "licence='MIT'\nplatform='linux-x86_64'", 1);
+        let per_platform = per_platform.replacen("licence='MIT'\n[", "licence='MIT'\nplatform='windows-x86_64'\n[", 1);
+        assert!(Manifest::parse(&per_platform).is_ok(), "one asset name per platform is allowed");
     }
 }

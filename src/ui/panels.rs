@@ -304,11 +304,11 @@ impl ControlPanel {
             let busy = self.models_job.is_some();
             if ui
                 .add_enabled(!busy, egui::Button::new("Probe endpoint"))
-                .on_hover_text("GET {endpoint}/models")
+                .on_hover_text("Lists the models (GET {endpoint}/models) and asks for a short reply")
                 .clicked()
             {
                 let llm = s.llm.clone();
-                self.models_job = Some(Job::spawn(move || services::list_models(&llm)));
+                self.models_job = Some(Job::spawn(move || services::probe(&llm)));
             }
             if busy {
                 ui.spinner();
@@ -316,20 +316,26 @@ impl ControlPanel {
         });
         match &self.probe {
             Some(Ok(p)) => {
-                let listed = p.models.contains(&s.llm.model);
-                ui.colored_label(
-                    Color32::from_rgb(60, 180, 90),
-                    format!("answered in {} ms, {} model(s)", p.elapsed.as_millis(), p.models.len()),
-                );
-                if !p.models.is_empty() && !listed {
+                let ok = Color32::from_rgb(60, 180, 90);
+                match &p.models_note {
+                    Some(note) => ui.colored_label(ui.visuals().warn_fg_color, note),
+                    None => ui.colored_label(ok, format!("{} model(s) offered", p.models.len())),
+                };
+                if !p.models.is_empty() && !p.models.contains(&s.llm.model) {
                     ui.colored_label(
                         ui.visuals().warn_fg_color,
                         format!("The model \"{}\" is not among them: pick one above", s.llm.model),
                     );
                 }
+                match &p.reply {
+                    Ok((first, text)) => {
+                        ui.colored_label(ok, format!("Reply: first token after {} ms: \"{text}\"", first.as_millis()))
+                    }
+                    Err(e) => ui.colored_label(ui.visuals().error_fg_color, format!("Reply failed: {e}")),
+                };
             }
             Some(Err(e)) => {
-                ui.colored_label(ui.visuals().error_fg_color, e.clone());
+                ui.colored_label(ui.visuals().error_fg_color, e);
             }
             None => {}
         }

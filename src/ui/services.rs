@@ -1,12 +1,16 @@
-//! The lists and checks the panel needs from outside: audio input devices, the models an LLM endpoint offers,
-//! the Kokoro voices on disk. Each sits behind a small function or trait so tests use real alternatives (a temp
+//! The lists and checks the panel needs from outside: audio input devices, the LLM endpoint's models and a test
+//! reply, the Kokoro voices on disk. Each sits behind a small function or trait so tests use real alternatives (a temp
 //! folder of voice files, a loopback HTTP server), and slow ones run off the UI thread as a [`Job`].
 
 use std::path::Path;
 use std::sync::mpsc::{Receiver, TryRecvError, channel};
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
+use tokio_util::sync::CancellationToken;
+
 use crate::config::LlmSettings;
+use crate::llm::{ChatModel, LlmError, Message, OpenAiClient, StreamEvent};
 
 /// Lists microphones by the names `audio.input_device` takes.
 pub trait InputDevices: Send {
@@ -53,71 +57,86 @@ impl<T: Send + 'static> Job<T> {
     }
 }
 
-/// What `GET {endpoint}/models` said.
+/// What the probe found: the models the endpoint lists, and whether a real reply comes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Probe {
+    /// `GET {endpoint}/models`; empty when the server lists none.
     pub models: Vec<String>,
-    pub elapsed: Duration,
+    /// Why the list is missing, when the server answered but has no usable `/models`.
+    pub models_note: Option<String>,
+    /// Time to the first token of a short real reply, and the reply's beginning.
+    pub reply: Result<(Duration, String), String>,
 }
 
-/// Asks an OpenAI-compatible endpoint for its models (`GET {endpoint}/models`, `{"data":[{"id":...}]}`; Ollama's
-/// `{"models":[{"name":...}]}` is understood too). Blocking: run it in a [`Job`]. Errors say what to do; the API
-/// key is sent as a bearer token and appears in no message.
-pub fn list_models(llm: &LlmSettings) -> Result<Probe, String> {
-    let endpoint = llm.endpoint.trim_end_matches('/');
-    let url = format!("{endpoint}/models");
-    let timeout = Duration::from_secs_f32(llm.connect_timeout_s.clamp(0.1, 60.0)) + Duration::from_secs(5);
-    let client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs_f32(llm.connect_timeout_s.clamp(0.1, 60.0)))
-        .timeout(timeout)
-        .build()
-        .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
-    let mut req = client.get(&url);
-    if !llm.api_key.is_empty() {
-        req = req.bearer_auth(&llm.api_key);
-    }
-    for (k, v) in &llm.extra_headers {
-        req = req.header(k, v);
-    }
+/// Checks an endpoint the way `persona llm probe` does, with the same client the conversation uses
+/// ([`OpenAiClient`]): the model list, then a short real reply (stopped soon after its first token). Blocking: run
+/// it in a [`Job`]. Messages say what to do; the API key appears in none of them.
+pub fn probe(llm: &LlmSettings) -> Result<Probe, String> {
+    let timeout = Duration::from_secs_f32(llm.connect_timeout_s.clamp(0.1, 600.0)).max(Duration::from_secs(10));
+    let mut settings = llm.clone();
+    settings.retries = 0;
+    settings.max_tokens = settings.max_tokens.min(24);
+    let client = OpenAiClient::new(&settings).map_err(|e| e.to_string())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    rt.block_on(async move {
+        let (models, models_note) = match client.list_models(timeout).await {
+            Ok(m) => (m, None),
+            Err(
+                e @ (LlmError::Connect { .. }
+                | LlmError::ConnectTimeout { .. }
+                | LlmError::Unauthorized { .. }
+                | LlmError::BadEndpoint { .. }),
+            ) => return Err(e.to_string()),
+            Err(e) => (Vec::new(), Some(format!("GET /models failed ({e}); type the model name by hand"))),
+        };
+        let reply = first_reply(&client, timeout).await;
+        Ok(Probe { models, models_note, reply })
+    })
+}
+
+async fn first_reply(client: &OpenAiClient, timeout: Duration) -> Result<(Duration, String), String> {
     let started = Instant::now();
-    let body = rt.block_on(async move {
-        let resp = req.send().await.map_err(|e| {
-            if e.is_connect() {
-                format!("{endpoint} refused the connection: start your LLM server or fix the endpoint")
-            } else if e.is_timeout() {
-                format!("{endpoint} did not answer within {} s", timeout.as_secs())
-            } else {
-                format!("{endpoint}: {e}")
+    let mut stream = client.chat(vec![Message::user("Say hello in five words or fewer.")], CancellationToken::new());
+    let mut first: Option<Duration> = None;
+    let mut text = String::new();
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    loop {
+        let event = tokio::select! {
+            e = stream.next() => e,
+            _ = &mut deadline => match first {
+                Some(_) => break,
+                None => return Err(format!(
+                    "the server is up but sent no token within {:.0} s: a model still loading? Probe again",
+                    timeout.as_secs_f32()
+                )),
+            },
+        };
+        match event {
+            Some(Ok(StreamEvent::Content(c) | StreamEvent::Reasoning(c))) => {
+                if first.is_none() {
+                    first = Some(started.elapsed());
+                    // The first token answers the question; a little more shows what the model says.
+                    let soon = tokio::time::Instant::now() + Duration::from_millis(1500);
+                    if soon < deadline.deadline() {
+                        deadline.as_mut().reset(soon);
+                    }
+                }
+                text.push_str(&c);
             }
-        })?;
-        let status = resp.status();
-        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-            return Err(format!("{endpoint} answers {status}: set a valid API key"));
-        }
-        if !status.is_success() {
-            return Err(format!("{endpoint} answers {status} to GET /models: type the model name by hand"));
-        }
-        resp.text().await.map_err(|e| format!("{endpoint}: reading the answer failed: {e}"))
-    })?;
-    let elapsed = started.elapsed();
-    let json: serde_json::Value = serde_json::from_str(&body)
-        .map_err(|e| format!("{url} did not answer JSON ({e}); is this an OpenAI-compatible endpoint?"))?;
-    let mut models: Vec<String> = Vec::new();
-    let entries = json.get("data").or_else(|| json.get("models")).and_then(|d| d.as_array());
-    let Some(entries) = entries else {
-        return Err(format!("{url} answered JSON without a \"data\" list; is this an OpenAI-compatible endpoint?"));
-    };
-    for entry in entries {
-        let id = entry.get("id").or_else(|| entry.get("name")).and_then(|v| v.as_str());
-        if let Some(id) = id {
-            models.push(id.to_owned());
+            Some(Ok(StreamEvent::Done)) | None => break,
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e.to_string()),
         }
     }
-    Ok(Probe { models, elapsed })
+    let shown: String = text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(80).collect();
+    match first {
+        Some(t) => Ok((t, shown)),
+        None => Ok((started.elapsed(), String::new())),
+    }
 }
 
 /// Kokoro voice names (`<name>.bin`) in a voices folder, sorted.
