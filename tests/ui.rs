@@ -461,6 +461,10 @@ fn screenshots_of_every_page() {
     settings.conversation.vibe = "cosy, a rainy evening".into();
     settings.conversation.topics = vec!["cooking".into(), "music".into()];
     settings.avatar.parameter_map.insert("MouthOpenY".into(), "Mouth:: Vertical".into());
+    let server = ScriptServer::start(ScriptedReply::text("Hi! Lovely to hear from you.")).unwrap();
+    server.set_model("smollm2-135m");
+    settings.llm.endpoint = server.url();
+    settings.llm.model = "smollm2-135m".into();
     let (fx, panel) = fixture(settings);
     lively_status(&fx.status);
     let voices = fx.dir.path().join("models/voices");
@@ -472,6 +476,12 @@ fn screenshots_of_every_page() {
     let mut h = harness(panel, Tab::Dashboard);
     for tab in Tab::ALL {
         h.state_mut().tab = tab;
+        h.run();
+        if tab == Tab::Llm {
+            h.get_by_label("Probe endpoint").click();
+            step_until(&mut h, "the probe", |h| h.query_by_label_contains("Reply: first token").is_some());
+        }
+        h.remove_cursor();
         h.run();
         let image = h.render().expect("the panel renders on the software adapter");
         let first = *image.get_pixel(0, 0);

@@ -73,6 +73,13 @@ fn slider(ui: &mut Ui, label: &str, value: &mut f32, range: std::ops::RangeInclu
     ui.end_row();
 }
 
+/// A slider for ranges spanning orders of magnitude (timeouts, rates).
+fn log_slider(ui: &mut Ui, label: &str, value: &mut f32, range: std::ops::RangeInclusive<f32>, suffix: &str) {
+    let l = ui.label(label);
+    ui.add(egui::Slider::new(value, range).logarithmic(true).suffix(suffix)).labelled_by(l.id);
+    ui.end_row();
+}
+
 fn number(ui: &mut Ui, label: &str, value: &mut u32, range: std::ops::RangeInclusive<u32>, suffix: &str) {
     let l = ui.label(label);
     ui.add(egui::DragValue::new(value).range(range).suffix(suffix)).labelled_by(l.id);
@@ -293,8 +300,8 @@ impl ControlPanel {
             self.text_setting(ui, "llm.api_key", "API key", &mut s.llm.api_key, true);
             slider(ui, "Temperature", &mut s.llm.temperature, 0.0..=2.0, "");
             number(ui, "Max tokens", &mut s.llm.max_tokens, 1..=1_000_000, "");
-            slider(ui, "Connect timeout", &mut s.llm.connect_timeout_s, 0.1..=600.0, " s");
-            slider(ui, "Stalled stream after", &mut s.llm.idle_timeout_s, 0.5..=3_600.0, " s");
+            log_slider(ui, "Connect timeout", &mut s.llm.connect_timeout_s, 0.1..=600.0, " s");
+            log_slider(ui, "Stalled stream after", &mut s.llm.idle_timeout_s, 0.5..=3_600.0, " s");
             number(ui, "Retries", &mut s.llm.retries, 0..=10, "");
             number(ui, "History: turns", &mut s.llm.history_turns, 0..=10_000, "");
             number(ui, "History: tokens", &mut s.llm.history_tokens, 0..=10_000_000, "");
@@ -584,7 +591,7 @@ impl ControlPanel {
             check(ui, "Breathing", &mut s.avatar.breathing, "");
             check(ui, "Idle motion", &mut s.avatar.idle_motion, "");
             check(ui, "Physics (hair, clothes)", &mut s.avatar.physics, "");
-            slider(ui, "Expression holds for", &mut s.avatar.expression_hold_s, 0.0..=600.0, " s");
+            log_slider(ui, "Expression holds for", &mut s.avatar.expression_hold_s, 0.0..=600.0, " s");
         });
         heading(ui, "Parameter map");
         ui.weak(
@@ -649,8 +656,8 @@ impl ControlPanel {
                     (LipsyncStyle::Loudness, "opening from loudness"),
                 ],
             );
-            slider(ui, "Attack", &mut s.lipsync.attack_rate, 0.1..=1_000.0, " /s");
-            slider(ui, "Release", &mut s.lipsync.release_rate, 0.1..=1_000.0, " /s");
+            log_slider(ui, "Attack", &mut s.lipsync.attack_rate, 0.1..=1_000.0, " /s");
+            log_slider(ui, "Release", &mut s.lipsync.release_rate, 0.1..=1_000.0, " /s");
             slider(ui, "Intensity", &mut s.lipsync.intensity, 0.0..=2.0, "×");
         });
     }

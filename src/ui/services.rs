@@ -17,17 +17,15 @@ pub trait InputDevices: Send {
     fn input_devices(&self) -> Result<Vec<String>, String>;
 }
 
-/// The system's microphones, through cpal.
+/// The system's microphones that can be opened, named the way the capture stage finds them.
 pub struct CpalInputs;
 
 impl InputDevices for CpalInputs {
     fn input_devices(&self) -> Result<Vec<String>, String> {
-        use cpal::traits::{DeviceTrait, HostTrait};
-        let host = cpal::default_host();
-        let devices = host.input_devices().map_err(|e| format!("cannot list input devices: {e}"))?;
-        let mut names: Vec<String> =
-            devices.filter_map(|d| d.description().ok().map(|x| x.name().to_owned())).collect();
-        names.dedup();
+        let names = crate::audio::capture::input_devices();
+        if names.is_empty() {
+            return Err("no microphone can be opened: plug one in, then Refresh".into());
+        }
         Ok(names)
     }
 }
