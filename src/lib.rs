@@ -5,13 +5,22 @@
 //! `avatar` → `render` → `output` following the playback position, `pipeline` wiring them into a conversation,
 //! and `config`, `character` and `models` underneath everything.
 
+pub mod asr;
 pub mod audio;
+pub mod avatar;
 pub mod bench;
 pub mod character;
 pub mod cli;
 pub mod config;
 pub mod lipsync;
+pub mod llm;
 pub mod models;
+pub mod output;
+pub mod pipeline;
+pub mod render;
+pub mod rvc;
+pub mod subtitles;
 #[doc(hidden)]
 pub mod testing;
 pub mod tts;
+pub mod vad;

@@ -5,6 +5,8 @@
 
 use crate::cli::Context;
 
+mod listening;
+
 /// One area of benchmarks: a name for the command line and a function that prints its report.
 pub struct Area {
     pub name: &'static str,
@@ -13,11 +15,38 @@ pub struct Area {
 }
 
 /// Every area, in pipeline order. Each module adds its line here.
-pub const AREAS: &[Area] = &[Area {
-    name: "speaking",
-    about: "Kokoro and Piper real-time factors; time to first audio of a streamed first clause",
-    run: crate::tts::bench::run,
-}];
+pub const AREAS: &[Area] = &[
+    Area {
+        name: "listening",
+        about: "Silero VAD per chunk, Whisper real-time factor, end of speech to final transcript",
+        run: listening::run,
+    },
+    Area {
+        name: "thinking",
+        about: "LLM client: added latency from the first byte to the first speakable chunk",
+        run: crate::llm::bench::run,
+    },
+    Area {
+        name: "speaking",
+        about: "Kokoro and Piper real-time factors; time to first audio of a streamed first clause",
+        run: crate::tts::bench::run,
+    },
+    Area {
+        name: "rvc",
+        about: "voice conversion chain: real-time factor per pitch method",
+        run: crate::rvc::bench::run,
+    },
+    Area {
+        name: "avatar",
+        about: "rig evaluation per frame, 1080×1920 render + readback fps",
+        run: crate::avatar::bench::run,
+    },
+    Area {
+        name: "outputs",
+        about: "cost of each frame output and of subtitles per 1080×1920 frame",
+        run: crate::output::bench::run,
+    },
+];
 
 /// Median of a sample (sorts it). NaN-free input expected; an empty sample gives NaN.
 pub fn median(xs: &mut [f64]) -> f64 {

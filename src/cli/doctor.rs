@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::config::{AsrEngine, Paths, Settings, TtsEngine};
+use crate::models::manifest::{self, AssetState, FileState};
 use crate::models::onnxruntime;
 
 #[derive(Debug, clap::Args)]
@@ -103,35 +104,63 @@ fn character(paths: &Paths, settings: &Settings) -> Check {
     }
 }
 
+/// The default assets, present and verified against the manifest (digests cached by size and time), and any
+/// model the settings name by a path of their own.
 fn models(paths: &Paths, settings: &Settings) -> Vec<Check> {
-    let mut wanted = vec![("vad model", settings.vad.model.clone())];
-    if settings.asr.engine == AsrEngine::Whisper {
-        wanted.push(("asr model", settings.asr.model.clone()));
-    }
-    match settings.tts.engine {
-        TtsEngine::Kokoro => {
-            wanted.push(("tts model", settings.tts.kokoro_model.clone()));
-            wanted.push(("tts vocab", settings.tts.kokoro_vocab.clone()));
-            wanted.push(("tts voices", settings.tts.kokoro_voices.clone()));
+    let fetch = "`persona models fetch` (offline: `--mirror DIR`, or PERSONA_MODELS=DIR)";
+    let mut out = Vec::new();
+    let statuses = match manifest::status(paths, manifest::Verify::Cached) {
+        Ok(s) => s,
+        Err(e) => return vec![Check::fail("models", e.to_string(), "rebuild persona; the manifest is built in")],
+    };
+    let mut known = Vec::new();
+    for asset in &statuses {
+        known.extend(asset.files.iter().map(|f| f.path.clone()));
+        if !asset.default {
+            continue;
         }
-        TtsEngine::Piper => wanted.push(("tts model", settings.tts.piper_model.clone())),
-        TtsEngine::Remote => {}
-    }
-    wanted
-        .into_iter()
-        .map(|(name, file)| {
-            let path = paths.model(&file);
-            if path.exists() {
-                Check::ok(name, path.display().to_string())
-            } else {
+        let detail = |what: &str| format!("{} {what} ({})", asset.name, paths.models_dir.display());
+        out.push(match asset.state() {
+            AssetState::Installed => {
+                Check::ok("model", format!("{} verified ({} MB)", asset.name, asset.size_on_disk() / 1_000_000))
+            }
+            AssetState::Corrupt => {
+                let why = asset.files.iter().find_map(|f| match &f.state {
+                    FileState::Corrupt { reason } | FileState::Unreadable { reason } => {
+                        Some(format!("{}: {reason}", f.path.display()))
+                    }
+                    _ => None,
+                });
                 Check::fail(
-                    name,
-                    format!("{} is missing", path.display()),
-                    "`persona models fetch` (offline: `--mirror DIR`, or PERSONA_MODELS=DIR)",
+                    "model",
+                    detail(&format!("corrupt: {}", why.unwrap_or_default())),
+                    format!("{fetch} --force"),
                 )
             }
-        })
-        .collect()
+            state => Check::fail("model", detail(&state.to_string()), fetch),
+        });
+    }
+    let mut named = vec![settings.vad.model.clone()];
+    if settings.asr.engine == AsrEngine::Whisper {
+        named.push(settings.asr.model.clone());
+    }
+    match settings.tts.engine {
+        TtsEngine::Kokoro => named.push(settings.tts.kokoro_model.clone()),
+        TtsEngine::Piper => named.push(settings.tts.piper_model.clone()),
+        TtsEngine::Remote => {}
+    }
+    for file in named {
+        let path = paths.model(&file);
+        if known.contains(&path) && statuses.iter().any(|a| a.default && a.files.iter().any(|f| f.path == path)) {
+            continue;
+        }
+        out.push(if path.exists() {
+            Check::ok("model", format!("{} (named in the settings)", path.display()))
+        } else {
+            Check::fail("model", format!("{} (named in the settings) is missing", path.display()), fetch)
+        });
+    }
+    out
 }
 
 fn onnx_runtime(paths: &Paths) -> Check {
@@ -176,15 +205,19 @@ fn audio_devices(settings: &Settings) -> Vec<Check> {
     let host = cpal::default_host();
     let describe =
         |d: &cpal::Device| d.description().map(|x| x.name().to_owned()).unwrap_or_else(|_| "(unnamed)".into());
-    // A device "exists but will not open" on machines without a sound card: only a device whose configuration can
-    // be read counts.
+    // A device "exists but will not open" on machines without a sound card, and ALSA's `null` device (often the
+    // default there) discards everything: only a real device whose configuration can be read counts.
+    let real = |d: &cpal::Device| {
+        let id = d.id().map(|i| i.to_string()).unwrap_or_default();
+        !(id.ends_with(":null") || describe(d).starts_with("Discard all samples"))
+    };
     let inputs: Vec<String> = host
         .input_devices()
-        .map(|ds| ds.filter(|d| d.default_input_config().is_ok()).map(|d| describe(&d)).collect())
+        .map(|ds| ds.filter(|d| real(d) && d.default_input_config().is_ok()).map(|d| describe(&d)).collect())
         .unwrap_or_default();
     let outputs: Vec<String> = host
         .output_devices()
-        .map(|ds| ds.filter(|d| d.default_output_config().is_ok()).map(|d| describe(&d)).collect())
+        .map(|ds| ds.filter(|d| real(d) && d.default_output_config().is_ok()).map(|d| describe(&d)).collect())
         .unwrap_or_default();
     let line = |name: &'static str, devices: Vec<String>, wanted: &str, key: &str| {
         if devices.is_empty() {
@@ -256,7 +289,7 @@ fn llm(settings: &Settings) -> Check {
     if !settings.llm.api_key.is_empty() {
         req = req.bearer_auth(&settings.llm.api_key);
     }
-    match rt.block_on(req.send()) {
+    match rt.block_on(async move { req.send().await }) {
         Ok(resp) if resp.status().is_success() => Check::ok("llm", format!("{} reachable", settings.llm.endpoint)),
         Ok(resp) if resp.status() == reqwest::StatusCode::UNAUTHORIZED => Check::warn(
             "llm",

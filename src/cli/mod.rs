@@ -1,9 +1,17 @@
 //! The `persona` command line: one file per command, each with its arguments and a `run` function.
 
+mod avatar;
 mod bench;
+mod chat;
 mod config;
+mod convert;
 mod doctor;
+mod listen;
+mod llm;
+mod models;
+mod render;
 mod say;
+mod transcribe;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +37,9 @@ pub struct Cli {
 pub enum Command {
     /// Check models, ONNX Runtime, espeak-ng, audio devices, GPU, settings and the LLM endpoint.
     Doctor(doctor::Args),
+    /// List, download and verify models (ONNX Runtime included).
+    #[command(subcommand)]
+    Models(models::Command),
     /// Show, write or check the settings file.
     #[command(subcommand)]
     Config(config::Command),
@@ -36,6 +47,21 @@ pub enum Command {
     Bench(bench::Args),
     /// Speak text with the configured voice (or write it to a WAV file), with its phoneme and mouth timeline.
     Say(say::Args),
+    /// Chat with the character in the terminal (streamed replies, emotion tags, history kept between runs).
+    Chat(chat::Args),
+    /// Check the LLM server: `persona llm probe`.
+    #[command(subcommand)]
+    Llm(llm::Command),
+    /// Render one frame of the avatar to a PNG.
+    Render(render::Args),
+    /// Open the avatar in a window (keys drive it), or build the default puppet.
+    Avatar(avatar::Args),
+    /// Transcribe a WAV file (text, or --json with segment and word times).
+    Transcribe(transcribe::Args),
+    /// Listen to the microphone (or --input FILE) and print speech events and partial/final transcripts live.
+    Listen(listen::Args),
+    /// Change the voice of a WAV recording with an RVC voice model.
+    Convert(convert::Args),
 }
 
 /// What every command starts from: where things are, and the settings in effect.
@@ -72,9 +98,17 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         None => no_command(),
         Some(Command::Doctor(args)) => doctor::run(cli.config.as_deref(), args),
+        Some(Command::Models(cmd)) => models::run(cli.config.as_deref(), cmd),
         Some(Command::Config(cmd)) => config::run(cli.config.as_deref(), cmd),
         Some(Command::Bench(args)) => bench::run(cli.config.as_deref(), args),
         Some(Command::Say(args)) => say::run(cli.config.as_deref(), args),
+        Some(Command::Chat(args)) => chat::run(cli.config.as_deref(), args),
+        Some(Command::Llm(cmd)) => llm::run(cli.config.as_deref(), cmd),
+        Some(Command::Render(args)) => render::run(cli.config.as_deref(), args),
+        Some(Command::Avatar(args)) => avatar::run(cli.config.as_deref(), args),
+        Some(Command::Transcribe(args)) => transcribe::run(cli.config.as_deref(), args),
+        Some(Command::Listen(args)) => listen::run(cli.config.as_deref(), args),
+        Some(Command::Convert(args)) => convert::run(cli.config.as_deref(), args),
     };
     match result {
         Ok(code) => code,

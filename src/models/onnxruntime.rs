@@ -43,9 +43,15 @@ pub enum OrtError {
 
 /// Every place the library is looked for, in order.
 pub fn candidates(models_dir: &Path) -> Vec<PathBuf> {
+    let from_env = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()).map(PathBuf::from);
+    candidates_with(from_env.as_deref(), models_dir)
+}
+
+/// `candidates` with the value of `ORT_DYLIB_PATH` given (tests and callers that must not read the environment).
+pub fn candidates_with(ort_dylib_path: Option<&Path>, models_dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
-        out.push(PathBuf::from(p));
+    if let Some(p) = ort_dylib_path {
+        out.push(p.to_owned());
     }
     let mut in_dir = |dir: &Path| {
         // Versioned names first (libonnxruntime.so.1.32.0), newest first, then the plain name.
@@ -89,7 +95,15 @@ pub fn candidates(models_dir: &Path) -> Vec<PathBuf> {
 
 /// The first candidate that exists.
 pub fn locate(models_dir: &Path) -> Result<PathBuf, OrtError> {
-    let looked = candidates(models_dir);
+    first_existing(candidates(models_dir))
+}
+
+/// `locate` with the value of `ORT_DYLIB_PATH` given.
+pub fn locate_with(ort_dylib_path: Option<&Path>, models_dir: &Path) -> Result<PathBuf, OrtError> {
+    first_existing(candidates_with(ort_dylib_path, models_dir))
+}
+
+fn first_existing(looked: Vec<PathBuf>) -> Result<PathBuf, OrtError> {
     looked.iter().find(|p| p.is_file()).cloned().ok_or(OrtError::NotFound { looked })
 }
 
@@ -115,16 +129,17 @@ pub fn environment(models_dir: &Path) -> Result<Environment, OrtError> {
     }
 }
 
-/// The loaded library's path and version ("1.32.0"), once `environment` has succeeded.
+/// The loaded library's path and version ("1.32.0"), once `environment` has succeeded. The version comes from
+/// the versioned file name (following links), else from the build info ("rel-1.32.0"), else "version unknown".
 pub fn loaded_version() -> Option<(PathBuf, String)> {
     let l = LOADED.get()?.as_ref().ok()?;
-    // The build info string reads "ORT Build Info: git-branch=rel-1.32.0, ..."; keep the version.
-    let info = ort::info();
-    let version = info
-        .split(|c: char| c == ',' || c == ' ' || c == '=')
-        .find_map(|w| w.strip_prefix("rel-"))
-        .map(str::to_owned)
-        .unwrap_or_else(|| info.to_owned());
+    let real = std::fs::canonicalize(&l.path).unwrap_or_else(|_| l.path.clone());
+    let from_name = real.file_name().map(|n| n.to_string_lossy().into_owned()).and_then(|name| {
+        let v = name.split_once(".so.").map(|(_, v)| v.to_owned())?;
+        v.chars().all(|c| c.is_ascii_digit() || c == '.').then_some(v)
+    });
+    let from_info = || ort::info().split([',', ' ', '=']).find_map(|w| w.strip_prefix("rel-")).map(str::to_owned);
+    let version = from_name.or_else(from_info).unwrap_or_else(|| "version unknown".into());
     Some((l.path.clone(), version))
 }
 
