@@ -12,6 +12,7 @@ pub mod bench;
 pub mod character;
 pub mod cli;
 pub mod config;
+pub mod lipsync;
 pub mod llm;
 pub mod models;
 pub mod output;
@@ -22,4 +23,5 @@ pub mod subtitles;
 #[doc(hidden)]
 pub mod testing;
 pub mod ui;
+pub mod tts;
 pub mod vad;

@@ -1,6 +1,7 @@
 //! Audio: WAV files, sample-rate conversion, and (built on these) capture and playback.
 
 pub mod capture;
+pub mod playback;
 pub mod resample;
 pub mod wav;
 

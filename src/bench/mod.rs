@@ -27,6 +27,11 @@ pub const AREAS: &[Area] = &[
         run: crate::llm::bench::run,
     },
     Area {
+        name: "speaking",
+        about: "Kokoro and Piper real-time factors; time to first audio of a streamed first clause",
+        run: crate::tts::bench::run,
+    },
+    Area {
         name: "rvc",
         about: "voice conversion chain: real-time factor per pitch method",
         run: crate::rvc::bench::run,

@@ -11,6 +11,7 @@ mod llm;
 mod models;
 mod panel;
 mod render;
+mod say;
 mod transcribe;
 
 use std::path::PathBuf;
@@ -45,6 +46,8 @@ pub enum Command {
     Config(config::Command),
     /// Measure speed and memory of each stage (medians; use a release build for real figures).
     Bench(bench::Args),
+    /// Speak text with the configured voice (or write it to a WAV file), with its phoneme and mouth timeline.
+    Say(say::Args),
     /// Chat with the character in the terminal (streamed replies, emotion tags, history kept between runs).
     Chat(chat::Args),
     /// Check the LLM server: `persona llm probe`.
@@ -101,6 +104,7 @@ pub fn main() -> ExitCode {
         Some(Command::Models(cmd)) => models::run(cli.config.as_deref(), cmd),
         Some(Command::Config(cmd)) => config::run(cli.config.as_deref(), cmd),
         Some(Command::Bench(args)) => bench::run(cli.config.as_deref(), args),
+        Some(Command::Say(args)) => say::run(cli.config.as_deref(), args),
         Some(Command::Chat(args)) => chat::run(cli.config.as_deref(), args),
         Some(Command::Llm(cmd)) => llm::run(cli.config.as_deref(), cmd),
         Some(Command::Render(args)) => render::run(cli.config.as_deref(), args),
