@@ -13,8 +13,8 @@ pub mod character;
 pub mod cli;
 pub mod config;
 pub mod echo;
-pub mod llm;
 pub mod lipsync;
+pub mod llm;
 pub mod models;
 pub mod output;
 pub mod pipeline;
@@ -23,5 +23,6 @@ pub mod rvc;
 pub mod subtitles;
 #[doc(hidden)]
 pub mod testing;
-pub mod vad;
 pub mod tts;
+pub mod ui;
+pub mod vad;

@@ -23,6 +23,8 @@ pub struct Whisper {
     params: FullParams<'static, 'static>,
     threads: usize,
     dtw: bool,
+    /// Encode only the frames short audio needs (see `run`).
+    short_context: bool,
     multilingual: bool,
     /// The end-of-text token id; every id at or above it is a special token (timestamps, language, ...).
     eot: i32,
@@ -186,7 +188,16 @@ impl Whisper {
         if !prompt.trim().is_empty() {
             params.set_initial_prompt(prompt.trim());
         }
-        Ok(Whisper { state, params, threads, dtw: preset.is_some(), multilingual, eot, padded: Vec::new() })
+        Ok(Whisper {
+            state,
+            params,
+            threads,
+            dtw: preset.is_some(),
+            multilingual,
+            eot,
+            padded: Vec::new(),
+            short_context: std::env::var("PERSONA_WHISPER_FULL_CONTEXT").is_err(),
+        })
     }
 
     pub fn threads(&self) -> usize {
@@ -212,7 +223,17 @@ impl Whisper {
             audio_16k
         };
         let duration = audio_16k.len() as f32 / SAMPLE_RATE as f32;
-        self.state.full(self.params.clone(), audio).map_err(|e| AsrError::Whisper(e.to_string()))?;
+        let mut params = self.params.clone();
+        // The encoder normally works on a full 30 s window whatever the audio's length. For short utterances (what
+        // a conversation is made of) it only needs the frames that hold audio, plus a margin: 20 ms a frame,
+        // rounded up to 64 frames, never under 384 (7.7 s), so words near the end keep their context. This makes
+        // a partial or final transcript of a few seconds several times faster.
+        let frames = (audio.len() as f32 / SAMPLE_RATE as f32 * 50.0).ceil() as u32 + 64;
+        let ctx = (frames.div_ceil(64) * 64).max(384) as i32;
+        if ctx < 1500 && self.short_context {
+            params.set_audio_ctx(ctx);
+        }
+        self.state.full(params, audio).map_err(|e| AsrError::Whisper(e.to_string()))?;
 
         let mut segments = Vec::new();
         let mut words: Vec<Word> = Vec::new();

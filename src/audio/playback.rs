@@ -121,10 +121,12 @@ impl Renderer {
             self.read += self.samples.skip(drop) as u64;
         }
         let volume = f32::from_bits(self.shared.volume.load(Ordering::Relaxed));
+        let mut popped = 0u64;
         for frame in out.chunks_mut(channels) {
             let v = match self.samples.try_pop() {
                 Some(s) => {
                     self.read += 1;
+                    popped += 1;
                     (s * volume).clamp(-1.0, 1.0)
                 }
                 None => 0.0,
@@ -135,8 +137,10 @@ impl Renderer {
         self.shared.read.store(self.read, Ordering::Release);
         let frames = (out.len() / channels) as u64;
         self.shared.position.frames_out.fetch_add(frames, Ordering::AcqRel);
-        // The sample being heard: the first of this buffer, less what the device still holds.
-        let heard = self.read.saturating_sub(frames).saturating_sub(delay_frames);
+        // The sample being heard: the first of this buffer, less what the device still holds. When the queue ran
+        // dry within this buffer, what follows is silence: the position moves past the last sample played.
+        let first = if popped < frames { self.read } else { self.read - popped };
+        let heard = first.saturating_sub(delay_frames);
         loop {
             if let Some(m) = self.current
                 && heard < m.start + m.len

@@ -9,9 +9,11 @@ mod doctor;
 mod listen;
 mod llm;
 mod models;
+mod panel;
 mod render;
-mod transcribe;
+mod run;
 mod say;
+mod transcribe;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +37,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Talk to the character: microphone (or --input FILE) in, voice (or --output FILE) out, per-turn latency.
+    Run(run::Args),
     /// Check models, ONNX Runtime, espeak-ng, audio devices, GPU, settings and the LLM endpoint.
     Doctor(doctor::Args),
     /// List, download and verify models (ONNX Runtime included).
@@ -43,25 +47,27 @@ pub enum Command {
     /// Show, write or check the settings file.
     #[command(subcommand)]
     Config(config::Command),
-    /// Measure speed and memory of each stage (medians; use a release build for real figures).
-    Bench(bench::Args),
+    /// Transcribe a WAV file (text, or --json with segment and word times).
+    Transcribe(transcribe::Args),
+    /// Listen to the microphone (or --input FILE) and print speech events and partial/final transcripts live.
+    Listen(listen::Args),
     /// Chat with the character in the terminal (streamed replies, emotion tags, history kept between runs).
     Chat(chat::Args),
     /// Check the LLM server: `persona llm probe`.
     #[command(subcommand)]
     Llm(llm::Command),
+    /// Speak text with the configured voice (or write it to a WAV file), with its phoneme and mouth timeline.
+    Say(say::Args),
+    /// Change the voice of a WAV recording with an RVC voice model.
+    Convert(convert::Args),
     /// Render one frame of the avatar to a PNG.
     Render(render::Args),
     /// Open the avatar in a window (keys drive it), or build the default puppet.
     Avatar(avatar::Args),
-    /// Transcribe a WAV file (text, or --json with segment and word times).
-    Transcribe(transcribe::Args),
-    /// Listen to the microphone (or --input FILE) and print speech events and partial/final transcripts live.
-    Listen(listen::Args),
-    /// Change the voice of a WAV recording with an RVC voice model.
-    Convert(convert::Args),
-    /// Speak text with the configured voice (or write it to a WAV file), with its phoneme and mouth timeline.
-    Say(say::Args),
+    /// Open the control panel alone: edit settings and the personality live (no conversation runs).
+    Panel(panel::Args),
+    /// Measure speed and memory of each stage (medians; use a release build for real figures).
+    Bench(bench::Args),
 }
 
 /// What every command starts from: where things are, and the settings in effect.
@@ -97,18 +103,20 @@ pub fn main() -> ExitCode {
     init_logging(cli.verbose);
     let result = match cli.command {
         None => no_command(),
+        Some(Command::Run(args)) => run::run(cli.config.as_deref(), args),
         Some(Command::Doctor(args)) => doctor::run(cli.config.as_deref(), args),
         Some(Command::Models(cmd)) => models::run(cli.config.as_deref(), cmd),
         Some(Command::Config(cmd)) => config::run(cli.config.as_deref(), cmd),
-        Some(Command::Bench(args)) => bench::run(cli.config.as_deref(), args),
-        Some(Command::Chat(args)) => chat::run(cli.config.as_deref(), args),
-        Some(Command::Llm(cmd)) => llm::run(cli.config.as_deref(), cmd),
-        Some(Command::Render(args)) => render::run(cli.config.as_deref(), args),
-        Some(Command::Avatar(args)) => avatar::run(cli.config.as_deref(), args),
         Some(Command::Transcribe(args)) => transcribe::run(cli.config.as_deref(), args),
         Some(Command::Listen(args)) => listen::run(cli.config.as_deref(), args),
-        Some(Command::Convert(args)) => convert::run(cli.config.as_deref(), args),
+        Some(Command::Chat(args)) => chat::run(cli.config.as_deref(), args),
+        Some(Command::Llm(cmd)) => llm::run(cli.config.as_deref(), cmd),
         Some(Command::Say(args)) => say::run(cli.config.as_deref(), args),
+        Some(Command::Convert(args)) => convert::run(cli.config.as_deref(), args),
+        Some(Command::Render(args)) => render::run(cli.config.as_deref(), args),
+        Some(Command::Avatar(args)) => avatar::run(cli.config.as_deref(), args),
+        Some(Command::Panel(args)) => panel::run(cli.config.as_deref(), args),
+        Some(Command::Bench(args)) => bench::run(cli.config.as_deref(), args),
     };
     match result {
         Ok(code) => code,

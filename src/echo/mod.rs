@@ -166,7 +166,11 @@ impl EchoCanceller {
     /// Forgets the learned echo path (e.g. after the output device changed).
     pub fn reset(&mut self) {
         let partitions = self.history.len();
-        *self = EchoCanceller::new(EchoSettings { enabled: true, tail_ms: (partitions * BLOCK / 16) as u32, step: self.step });
+        *self = EchoCanceller::new(EchoSettings {
+            enabled: true,
+            tail_ms: (partitions * BLOCK / 16) as u32,
+            step: self.step,
+        });
     }
 
     fn block(&mut self, mic: &[f32; BLOCK], far: &[f32; BLOCK], out: &mut Vec<f32>) {

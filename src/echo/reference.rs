@@ -101,7 +101,11 @@ impl SimulatedRoom {
 
 /// The capture filter that removes the echo of `reference` from the microphone (and, with `room`, first adds a
 /// simulated echo of it, as a room would).
-pub fn input_filter(mut reference: EchoReference, settings: EchoSettings, mut room: Option<SimulatedRoom>) -> InputFilter {
+pub fn input_filter(
+    mut reference: EchoReference,
+    settings: EchoSettings,
+    mut room: Option<SimulatedRoom>,
+) -> InputFilter {
     let mut canceller = EchoCanceller::new(settings);
     let mut far = Vec::with_capacity(4096);
     let mut mic = Vec::with_capacity(4096);

@@ -175,6 +175,7 @@ const HISTORY_S: f64 = 0.5;
 const STEP_S: f64 = 1.0 / 400.0;
 
 /// Mouth movement per loudness frame for audio without phonemes.
+#[derive(Debug, Clone)]
 pub struct LoudnessTrack {
     /// 0..1 per 10 ms frame.
     levels: Vec<f32>,

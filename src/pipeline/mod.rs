@@ -1,7 +1,9 @@
 //! The conversation: services wired from settings, the turn state machine, barge-in, metrics.
 
 pub mod barge_in;
+pub mod conversation;
 pub mod metrics;
+pub mod stage;
 pub mod status;
 
 pub use status::{Control, ConversationState, SharedStatus, Status, TurnLatency};

@@ -181,6 +181,8 @@ pub enum Control {
     PersonalityChanged,
     /// Speak this text with the current voice (voice audition).
     Audition(String),
+    /// Show this expression on the avatar for a moment (the expression preview of the control panel).
+    PreviewExpression(String),
 }
 
 #[cfg(test)]

@@ -1,0 +1,96 @@
+//! `persona run`: talk to the character. The microphone (or a WAV file) in, the character's voice to the speakers
+//! (or a WAV file) out, each turn printed with its latency breakdown.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use super::Context;
+use crate::audio::capture::Pace;
+use crate::audio::playback::WavPace;
+use crate::character::Character;
+use crate::echo::reference::SimulatedRoom;
+use crate::pipeline::conversation::{Conversation, Event, Input, Output, RunOptions, Services};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A WAV file in place of the microphone, played at real-time pace.
+    #[arg(long, value_name = "WAV")]
+    pub input: Option<PathBuf>,
+    /// A WAV file in place of the speakers (24 kHz mono; silence where the character does not speak).
+    #[arg(long, value_name = "WAV")]
+    pub output: Option<PathBuf>,
+    /// The character (a folder name or path; default: conversation.character).
+    #[arg(long)]
+    pub character: Option<String>,
+    /// Mix a simulated room echo of the character's voice into the input, to try echo cancellation without
+    /// speakers: DELAY_MS,GAIN,RT60_MS (e.g. 40,0.5,250).
+    #[arg(long, value_name = "DELAY_MS,GAIN,RT60_MS")]
+    pub simulate_echo: Option<String>,
+    /// No avatar window (the conversation runs with voice only).
+    #[arg(long)]
+    pub no_window: bool,
+}
+
+fn parse_room(spec: &str) -> anyhow::Result<SimulatedRoom> {
+    let parts: Vec<&str> = spec.split(',').map(str::trim).collect();
+    let bad = || anyhow::anyhow!("--simulate-echo wants DELAY_MS,GAIN,RT60_MS, e.g. 40,0.5,250; got \"{spec}\"");
+    if parts.len() != 3 {
+        return Err(bad());
+    }
+    let delay: u32 = parts[0].parse().map_err(|_| bad())?;
+    let gain: f32 = parts[1].parse().map_err(|_| bad())?;
+    let rt60: u32 = parts[2].parse().map_err(|_| bad())?;
+    if delay > 500 || !(0.0..=2.0).contains(&gain) || rt60 > 2000 {
+        anyhow::bail!("--simulate-echo: delay at most 500 ms, gain 0 to 2, RT60 at most 2000 ms");
+    }
+    Ok(SimulatedRoom::new(delay, gain, rt60))
+}
+
+pub fn run(config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
+    let ctx = Context::load(config)?;
+    let name = args.character.clone().unwrap_or_else(|| ctx.settings.conversation.character.clone());
+    let character = Character::find(&ctx.paths, &name)?;
+    let simulated_room = args.simulate_echo.as_deref().map(parse_room).transpose()?;
+    let input = match &args.input {
+        Some(p) => Input::File { path: p.clone(), pace: Pace::RealTime },
+        None => Input::Microphone(ctx.settings.audio.input_device.clone()),
+    };
+    let output = match &args.output {
+        Some(p) => Output::File { path: p.clone(), pace: WavPace::RealTime },
+        None => Output::Speakers(ctx.settings.audio.output_device.clone()),
+    };
+    eprintln!("loading models...");
+    let services = Services::load(&ctx.settings, &ctx.paths)?;
+    let conversation = Conversation::start(
+        ctx.settings.clone(),
+        &ctx.paths,
+        character.clone(),
+        services,
+        RunOptions { input, output, simulated_room, print: true },
+    )
+    .context("cannot start the conversation")?;
+    eprintln!(
+        "{} is listening{} (Ctrl-C to stop)",
+        character.info.name,
+        if args.input.is_some() { " to the file" } else { "" }
+    );
+    let mut failed = 0;
+    for event in conversation.events.iter() {
+        match event {
+            Event::TurnFailed { error, .. } => {
+                failed += 1;
+                eprintln!("  turn failed: {error}");
+            }
+            Event::NotAnInterruption { text, decision } => eprintln!("  (heard \"{text}\": {decision:?})"),
+            Event::Finished => break,
+            _ => {}
+        }
+    }
+    conversation.wait()?;
+    if let Some(out) = &args.output {
+        eprintln!("wrote {}", out.display());
+    }
+    Ok(if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,925 @@
+//! The live conversation: listening → turns → speaking, with barge-in, history, the transcript log and per-turn
+//! latency.
+//!
+//! Threads, data flowing one way:
+//! - the listener (capture → echo cancellation → VAD → Whisper) sends [`ListenEvent`]s;
+//! - the conductor (this module's loop) owns the turn state machine, the history and the log; it starts a turn
+//!   on a final transcript, decides barge-in on partial and final transcripts heard during a reply, and follows
+//!   the playback position;
+//! - each turn's reply streams from the LLM on a tokio task, through the reply processor, into speakable chunks;
+//! - the voice worker owns the synthesizer (and the voice filter), loaded once: it speaks each chunk as soon as it
+//!   is released and queues the audio for playback, registering the piece on the [`Stage`];
+//! - playback plays and publishes its position, the only value that flows back.
+//!
+//! A turn owns a cancellation token: stopping it cancels the LLM stream, makes the voice worker skip the turn's
+//! remaining chunks, and flushes playback, which falls silent within one output buffer.
+
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use futures_util::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use super::barge_in::{self, Decision, ReplyPhase};
+use super::metrics::{Stage as Step, TurnClock};
+use super::stage::{SpokenPiece, Stage};
+use super::status::{Control, ConversationState, Health, SharedStatus, Speaker as LineSpeaker, Status, TranscriptLine};
+use crate::asr::{ListenEvent, ListenEventKind, Listener, ListenerOptions};
+use crate::audio::capture::{Capture, Pace};
+use crate::audio::playback::{Playback, WavPace};
+use crate::character::Character;
+use crate::config::{Paths, Settings};
+use crate::echo::EchoSettings;
+use crate::echo::reference::{EchoReference, SimulatedRoom, input_filter};
+use crate::lipsync::LoudnessTrack;
+use crate::llm::transcript::Record;
+use crate::llm::{
+    ChatModel, History, LlmError, OpenAiClient, Prompt, ReplyEvent, ReplyProcessor, SpeechChunk, StreamEvent,
+    TranscriptLog,
+};
+use crate::llm::{Speaker, reply::ReplyOptions};
+use crate::rvc::VoiceFilter;
+use crate::tts::Synthesizer;
+
+/// Where the user's voice comes from.
+#[derive(Debug, Clone)]
+pub enum Input {
+    Microphone(String),
+    File { path: std::path::PathBuf, pace: Pace },
+}
+
+/// Where the character's voice goes.
+#[derive(Debug, Clone)]
+pub enum Output {
+    Speakers(String),
+    File { path: std::path::PathBuf, pace: WavPace },
+}
+
+/// How to run a conversation.
+pub struct RunOptions {
+    pub input: Input,
+    pub output: Output,
+    /// Mix a simulated echo of the character's voice into the microphone (testing echo cancellation headless).
+    pub simulated_room: Option<SimulatedRoom>,
+    /// Print each turn (user line, reply, latency breakdown) to stdout.
+    pub print: bool,
+}
+
+/// Something a viewer (the CLI, a test, the UI log) may want to know, stamped with when it happened.
+#[derive(Debug, Clone)]
+pub enum Event {
+    UserSaid {
+        turn: u64,
+        text: String,
+    },
+    /// An expression fired because the audio reached its tag.
+    Expression {
+        turn: u64,
+        name: String,
+        at: Instant,
+    },
+    Interrupted {
+        turn: u64,
+        heard: String,
+        decided_at: Instant,
+        silent_at: Instant,
+    },
+    /// A transcript heard during a reply that did not interrupt it.
+    NotAnInterruption {
+        text: String,
+        decision: Decision,
+    },
+    TurnEnded {
+        turn: u64,
+        reply: String,
+        latency: super::TurnLatency,
+        interrupted: bool,
+    },
+    TurnFailed {
+        turn: u64,
+        error: String,
+    },
+    /// The input ended and every reply has been played.
+    Finished,
+}
+
+/// The services a conversation needs, loaded once and kept warm.
+pub struct Services {
+    pub chat: Arc<dyn ChatModel>,
+    pub synthesizer: Box<dyn Synthesizer>,
+    pub voice_filter: Option<Box<dyn VoiceFilter>>,
+    pub transcriber: Box<dyn crate::asr::Transcriber>,
+    pub vad: crate::vad::SileroVad,
+}
+
+impl Services {
+    /// Loads every model the settings name; each failure says which and what to do.
+    pub fn load(settings: &Settings, paths: &Paths) -> anyhow::Result<Services> {
+        let vad =
+            crate::vad::SileroVad::new(&settings.vad, paths).context("cannot load the voice activity detector")?;
+        let transcriber = crate::asr::from_settings(&settings.asr, paths).context("cannot load speech recognition")?;
+        let synthesizer = crate::tts::from_settings(paths, &settings.tts).context("cannot load the voice")?;
+        let voice_filter: Option<Box<dyn VoiceFilter>> = if settings.rvc.enabled {
+            Some(Box::new(crate::rvc::Rvc::new(&settings.rvc, paths).context("cannot load voice conversion")?))
+        } else {
+            None
+        };
+        let chat: Arc<dyn ChatModel> =
+            Arc::new(OpenAiClient::new(&settings.llm).context("the LLM settings are not usable")?);
+        Ok(Services { chat, synthesizer, voice_filter, transcriber, vad })
+    }
+}
+
+/// A chunk for the voice worker.
+struct SpeakJob {
+    turn: u64,
+    cancel: CancellationToken,
+    chunk: SpeechChunk,
+}
+
+/// What the reply task and the voice worker report to the conductor.
+enum TurnMsg {
+    RequestSent { turn: u64, at: Instant },
+    FirstToken { turn: u64, at: Instant },
+    ChunkReleased { turn: u64, at: Instant },
+    Text { turn: u64, display: String },
+    LlmDone { turn: u64, display: String, chunks: usize, emotions: Vec<String> },
+    LlmFailed { turn: u64, error: LlmError },
+    Spoken { turn: u64, at: Instant },
+    SpeakFailed { turn: u64, error: String },
+    Skipped { turn: u64 },
+}
+
+/// The turn in progress.
+struct Turn {
+    id: u64,
+    user_text: String,
+    cancel: CancellationToken,
+    clock: TurnClock,
+    display: String,
+    llm_done: bool,
+    chunks_released: usize,
+    chunks_done: usize,
+    emotions: Vec<String>,
+    error: Option<String>,
+}
+
+/// A running conversation. Drop it, or call [`Conversation::stop`], to end it.
+pub struct Conversation {
+    pub status: SharedStatus,
+    pub stage: Stage,
+    pub controls: Sender<Control>,
+    pub events: Receiver<Event>,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+    stop: CancellationToken,
+}
+
+impl Conversation {
+    /// Starts listening and replying. Models are loaded before this returns, so errors come back here.
+    pub fn start(
+        settings: Settings,
+        paths: &Paths,
+        character: Character,
+        services: Services,
+        options: RunOptions,
+    ) -> anyhow::Result<Conversation> {
+        let mut capture = match &options.input {
+            Input::Microphone(name) => Capture::microphone(name)?,
+            Input::File { path, pace } => Capture::wav_file(path, *pace)?,
+        };
+        capture.set_muted(settings.audio.start_muted);
+        let volume = settings.audio.output_volume;
+        let playback = match &options.output {
+            Output::Speakers(name) => Playback::open_device(name, volume)?,
+            Output::File { path, pace } => Playback::open_wav(path, 24_000, *pace, volume)?,
+        };
+        if let Some(played) = playback.take_played() {
+            let reference = EchoReference::new(played, playback.output_rate());
+            let echo = EchoSettings { enabled: settings.audio.echo_cancellation, ..EchoSettings::default() };
+            capture.set_filter(input_filter(reference, echo, options.simulated_room));
+        }
+        let stage = Stage::new(playback.position());
+        let (listener, heard) = Listener::start(
+            capture,
+            services.vad,
+            &settings.vad,
+            services.transcriber,
+            ListenerOptions::from_settings(&settings.asr),
+        )?;
+        let status: SharedStatus = Arc::new(RwLock::new(Status::default()));
+        {
+            let mut s = status.write().unwrap_or_else(|e| e.into_inner());
+            s.muted = settings.audio.start_muted;
+            s.microphone = Health::Ok;
+            s.tts = Health::Ok;
+        }
+        let (controls, control_rx) = mpsc::channel();
+        let (event_tx, events) = mpsc::channel();
+        let (turn_tx, turn_rx) = mpsc::channel();
+        let playback = Arc::new(Mutex::new(playback));
+        let (speak_tx, speak_rx) = mpsc::channel::<SpeakJob>();
+        let voice = {
+            let (playback, stage, turn_tx) = (playback.clone(), stage.clone(), turn_tx.clone());
+            let (synth, filter) = (services.synthesizer, services.voice_filter);
+            let emotions = character.info.emotions.clone();
+            std::thread::Builder::new()
+                .name("persona-voice".into())
+                .spawn(move || voice_worker(speak_rx, synth, filter, playback, stage, turn_tx, emotions))?
+        };
+        let log = if settings.conversation.keep_log {
+            let path = TranscriptLog::path_for(paths, &character);
+            Some(TranscriptLog::open(&path)?)
+        } else {
+            None
+        };
+        let stop = CancellationToken::new();
+        let conductor = Conductor {
+            history: log.as_ref().map(|(_, loaded)| loaded.history()).unwrap_or_default(),
+            log: log.map(|(log, _)| log),
+            settings,
+            character,
+            chat: services.chat,
+            runtime: tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?,
+            listener: Some(listener),
+            heard,
+            playback,
+            stage: stage.clone(),
+            status: status.clone(),
+            controls: control_rx,
+            events: event_tx,
+            turn_tx,
+            turn_rx,
+            speak_tx: Some(speak_tx),
+            voice: Some(voice),
+            turn: None,
+            next_turn: 1,
+            input_ended: false,
+            pending_user: None,
+            last_user: None,
+            expressions_after: None,
+            speech_ended: None,
+            print: options.print,
+            stop: stop.clone(),
+        };
+        let thread = std::thread::Builder::new().name("persona-conductor".into()).spawn(move || conductor.run())?;
+        Ok(Conversation { status, stage, controls, events, thread: Some(thread), stop })
+    }
+
+    /// Waits until the input ends and everything has been said (file input), or until stopped.
+    pub fn wait(mut self) -> anyhow::Result<()> {
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => anyhow::bail!("the conversation thread panicked"),
+            None => Ok(()),
+        }
+    }
+
+    /// Ends the conversation (a reply in progress is cut off).
+    pub fn stop(self) -> anyhow::Result<()> {
+        self.stop.cancel();
+        self.wait()
+    }
+}
+
+impl Drop for Conversation {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The voice worker: chunk in, audio queued for playback out.
+fn voice_worker(
+    jobs: Receiver<SpeakJob>,
+    mut synth: Box<dyn Synthesizer>,
+    mut filter: Option<Box<dyn VoiceFilter>>,
+    playback: Arc<Mutex<Playback>>,
+    stage: Stage,
+    out: Sender<TurnMsg>,
+    emotions: std::collections::BTreeMap<String, String>,
+) {
+    while let Ok(job) = jobs.recv() {
+        let turn = job.turn;
+        if job.cancel.is_cancelled() {
+            let _ = out.send(TurnMsg::Skipped { turn });
+            continue;
+        }
+        let chunk = job.chunk;
+        // A piece with no words only carries emotions: show them now.
+        if chunk.text.trim().is_empty() {
+            let expressions: Vec<(f64, String)> =
+                chunk.emotions.iter().filter_map(|(_, e)| emotions.get(e).map(|x| (0.0, x.clone()))).collect();
+            if !expressions.is_empty() {
+                let mut pb = playback.lock().unwrap_or_else(|e| e.into_inner());
+                let id = pb.enqueue(vec![0.0; 240], 24_000);
+                stage.add(SpokenPiece {
+                    id,
+                    turn,
+                    chunk: chunk.index,
+                    display_start: chunk.display_start,
+                    display_len: chunk.display_text.chars().count(),
+                    text: String::new(),
+                    sample_rate: 24_000,
+                    samples: 240,
+                    timeline: Default::default(),
+                    loudness: LoudnessTrack::new(&[0.0; 240], 24_000),
+                    expressions,
+                });
+            }
+            let _ = out.send(TurnMsg::Skipped { turn });
+            continue;
+        }
+        let speech = match synth.synthesize(&chunk.text) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = out.send(TurnMsg::SpeakFailed { turn, error: e.to_string() });
+                continue;
+            }
+        };
+        let mut samples = speech.samples;
+        if let Some(f) = filter.as_mut() {
+            match f.process(&samples, speech.sample_rate) {
+                Ok(mut converted) => {
+                    converted.extend(f.flush());
+                    // The filter runs behind by its latency: drop that much of the start so timing holds.
+                    let lead = f.latency(speech.sample_rate).min(converted.len());
+                    samples = converted.split_off(lead);
+                }
+                Err(e) => {
+                    let _ = out.send(TurnMsg::SpeakFailed { turn, error: e.to_string() });
+                    continue;
+                }
+            }
+        }
+        if job.cancel.is_cancelled() {
+            let _ = out.send(TurnMsg::Skipped { turn });
+            continue;
+        }
+        let expressions: Vec<(f64, String)> = chunk
+            .emotions
+            .iter()
+            .filter_map(|(offset, e)| emotions.get(e).map(|x| (speech.timeline.time_of_char(*offset), x.clone())))
+            .collect();
+        let loudness = LoudnessTrack::new(&samples, speech.sample_rate);
+        let n = samples.len();
+        let mut pb = playback.lock().unwrap_or_else(|e| e.into_inner());
+        let id = pb.enqueue(samples, speech.sample_rate);
+        stage.add(SpokenPiece {
+            id,
+            turn,
+            chunk: chunk.index,
+            display_start: chunk.display_start,
+            display_len: chunk.display_text.chars().count(),
+            text: chunk.text.clone(),
+            sample_rate: speech.sample_rate,
+            samples: n,
+            timeline: speech.timeline,
+            loudness,
+            expressions,
+        });
+        drop(pb);
+        let _ = out.send(TurnMsg::Spoken { turn, at: Instant::now() });
+    }
+}
+
+/// Streams one reply: LLM → reply processor → chunks for the voice worker.
+async fn reply_task(
+    turn: u64,
+    chat: Arc<dyn ChatModel>,
+    messages: Vec<crate::llm::Message>,
+    cancel: CancellationToken,
+    options: ReplyOptions,
+    out: Sender<TurnMsg>,
+    speak: Sender<SpeakJob>,
+) {
+    let mut stream = chat.chat(messages, cancel.clone());
+    let _ = out.send(TurnMsg::RequestSent { turn, at: Instant::now() });
+    let mut processor = ReplyProcessor::new(options);
+    let mut chunks = 0;
+    let mut emotions = Vec::new();
+    let mut first = true;
+    let handle = |events: Vec<ReplyEvent>, chunks: &mut usize, emotions: &mut Vec<String>| -> bool {
+        for e in events {
+            match e {
+                ReplyEvent::Chunk(chunk) => {
+                    *chunks += 1;
+                    let _ = out.send(TurnMsg::ChunkReleased { turn, at: Instant::now() });
+                    let _ = speak.send(SpeakJob { turn, cancel: cancel.clone(), chunk });
+                }
+                ReplyEvent::Emotion(e) => emotions.push(e),
+                ReplyEvent::Text(_) => {}
+                ReplyEvent::Stopped => return false,
+            }
+        }
+        true
+    };
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(StreamEvent::Content(text)) => {
+                if first {
+                    first = false;
+                    let _ = out.send(TurnMsg::FirstToken { turn, at: Instant::now() });
+                }
+                let go_on = handle(processor.push(&text), &mut chunks, &mut emotions);
+                let _ = out.send(TurnMsg::Text { turn, display: processor.display_text().to_owned() });
+                if !go_on {
+                    break;
+                }
+            }
+            Ok(StreamEvent::Done) => break,
+            Ok(_) => {}
+            Err(LlmError::Cancelled) => return,
+            Err(error) => {
+                // What was released is still spoken; the turn ends with the error shown.
+                handle(processor.finish(), &mut chunks, &mut emotions);
+                let _ = out.send(TurnMsg::LlmFailed { turn, error });
+                let display = processor.display_text().to_owned();
+                let _ = out.send(TurnMsg::LlmDone { turn, display, chunks, emotions });
+                return;
+            }
+        }
+    }
+    if cancel.is_cancelled() {
+        return;
+    }
+    handle(processor.finish(), &mut chunks, &mut emotions);
+    let display = processor.display_text().to_owned();
+    let _ = out.send(TurnMsg::LlmDone { turn, display, chunks, emotions });
+}
+
+struct Conductor {
+    settings: Settings,
+    character: Character,
+    chat: Arc<dyn ChatModel>,
+    runtime: tokio::runtime::Runtime,
+    listener: Option<Listener>,
+    heard: Receiver<ListenEvent>,
+    playback: Arc<Mutex<Playback>>,
+    stage: Stage,
+    status: SharedStatus,
+    controls: Receiver<Control>,
+    events: Sender<Event>,
+    turn_tx: Sender<TurnMsg>,
+    turn_rx: Receiver<TurnMsg>,
+    speak_tx: Option<Sender<SpeakJob>>,
+    voice: Option<std::thread::JoinHandle<()>>,
+    history: History,
+    log: Option<TranscriptLog>,
+    turn: Option<Turn>,
+    next_turn: u64,
+    input_ended: bool,
+    /// An utterance that interrupted the reply: its final transcript starts the next turn.
+    pending_user: Option<u64>,
+    /// The last user message, for "retry".
+    last_user: Option<(String, Instant)>,
+    expressions_after: Option<(crate::audio::playback::PieceId, f64)>,
+    /// When the last utterance's speech ended, by utterance.
+    speech_ended: Option<(u64, Instant)>,
+    print: bool,
+    stop: CancellationToken,
+}
+
+impl Conductor {
+    fn run(mut self) -> anyhow::Result<()> {
+        loop {
+            if self.stop.is_cancelled() {
+                self.interrupt(None);
+                break;
+            }
+            match self.heard.recv_timeout(Duration::from_millis(5)) {
+                Ok(ev) => self.on_heard(ev),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => self.input_ended = true,
+            }
+            while let Ok(msg) = self.turn_rx.try_recv() {
+                self.on_turn_msg(msg);
+            }
+            while let Ok(c) = self.controls.try_recv() {
+                self.on_control(c);
+            }
+            self.follow_playback();
+            if self.input_ended && self.turn.is_none() && self.playback_idle() {
+                let _ = self.events.send(Event::Finished);
+                break;
+            }
+        }
+        self.shutdown();
+        Ok(())
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(l) = self.listener.take() {
+            l.stop();
+        }
+        self.speak_tx = None;
+        if let Some(v) = self.voice.take() {
+            let _ = v.join();
+        }
+        // Playback closes (and a WAV file gets its final header) when the conductor is dropped.
+    }
+
+    fn playback_idle(&self) -> bool {
+        self.playback.lock().map(|p| p.is_idle()).unwrap_or(true)
+    }
+
+    fn set_state(&self, state: ConversationState) {
+        self.status.write().unwrap_or_else(|e| e.into_inner()).state = state;
+    }
+
+    fn on_heard(&mut self, ev: ListenEvent) {
+        match ev.kind {
+            ListenEventKind::SpeechStarted { .. } => {
+                if self.turn.is_none() {
+                    self.set_state(ConversationState::Listening);
+                }
+                // "Any speech interrupts" acts on the first sound only while nothing plays; while the character
+                // speaks, its own voice may leak into the microphone, so the first words decide (echo guard).
+                let playing = self.stage.heard().is_some_and(|h| h.playing);
+                if self.turn.is_some() && !playing && self.settings.conversation.barge_in == crate::config::BargeIn::Any
+                {
+                    self.consider_interruption("", ev.utterance(), true);
+                }
+            }
+            ListenEventKind::Partial { utterance, text, .. } => {
+                {
+                    let mut s = self.status.write().unwrap_or_else(|e| e.into_inner());
+                    s.push_line(TranscriptLine {
+                        speaker: LineSpeaker::User,
+                        text: text.clone(),
+                        partial: true,
+                        interrupted: false,
+                    });
+                }
+                if self.turn.is_some() {
+                    self.consider_interruption(&text, Some(utterance), false);
+                }
+            }
+            ListenEventKind::Final { utterance, transcript, .. } => {
+                let text = transcript.text.trim().to_owned();
+                let end_of_speech = match self.speech_ended {
+                    Some((u, at)) if u == utterance => at,
+                    _ => ev.at,
+                };
+                if text.is_empty() {
+                    return;
+                }
+                if self.turn.is_some() && self.pending_user != Some(utterance) {
+                    if !self.consider_interruption(&text, Some(utterance), true) {
+                        return;
+                    }
+                }
+                self.pending_user = None;
+                self.start_turn(text, end_of_speech, Instant::now());
+            }
+            ListenEventKind::Error(e) => {
+                tracing::warn!("listening: {e}");
+                self.status.write().unwrap_or_else(|e| e.into_inner()).last_error = Some(e);
+            }
+            ListenEventKind::Capture(c) => {
+                let mut s = self.status.write().unwrap_or_else(|e| e.into_inner());
+                s.microphone = match c {
+                    crate::audio::CaptureEvent::DeviceLost { reason, .. } => Health::Failed(reason),
+                    crate::audio::CaptureEvent::DeviceReturned { .. } => Health::Ok,
+                };
+            }
+            ListenEventKind::Ended => self.input_ended = true,
+            ListenEventKind::SpeechEnded { utterance, .. } => {
+                // The user stopped speaking `end_silence_ms` before the silence was confirmed: that is where the
+                // turn's latency starts, since the wait for the confirmation is part of what the user feels.
+                let silence = Duration::from_millis(self.settings.vad.end_silence_ms as u64);
+                self.speech_ended = Some((utterance, ev.at.checked_sub(silence).unwrap_or(ev.at)));
+            }
+            ListenEventKind::Discarded { .. } => {}
+        }
+    }
+
+    /// Decides whether what the user says now stops the reply; true when it did (or the reply was already gone).
+    fn consider_interruption(&mut self, text: &str, utterance: Option<u64>, is_final: bool) -> bool {
+        let Some(turn) = self.turn.as_ref() else { return true };
+        if self.pending_user.is_some() {
+            return true;
+        }
+        let heard = self.stage.heard().filter(|h| h.turn == turn.id);
+        let phase = if heard.as_ref().is_some_and(|h| h.playing) { ReplyPhase::Speaking } else { ReplyPhase::Thinking };
+        let speaking = heard
+            .as_ref()
+            .and_then(|h| self.stage.pieces_of(turn.id).into_iter().find(|p| p.id == h.piece).map(|p| p.text))
+            .unwrap_or_default();
+        let c = &self.settings.conversation;
+        let decision = if text.is_empty() && c.barge_in == crate::config::BargeIn::Any {
+            Decision::Interrupt
+        } else {
+            barge_in::decide(c.barge_in, c.barge_in_words, phase, text, &speaking)
+        };
+        match decision {
+            Decision::Interrupt => {
+                self.interrupt(utterance);
+                true
+            }
+            Decision::Wait if !is_final => false,
+            d => {
+                if is_final {
+                    tracing::info!("not an interruption ({d:?}): {text}");
+                    let _ = self.events.send(Event::NotAnInterruption { text: text.to_owned(), decision: d });
+                }
+                false
+            }
+        }
+    }
+
+    /// Stops the turn in progress; keeps in the history only what was heard, marked interrupted.
+    fn interrupt(&mut self, utterance: Option<u64>) {
+        let Some(turn) = self.turn.take() else { return };
+        let decided_at = Instant::now();
+        turn.cancel.cancel();
+        let playback = self.playback.lock().unwrap_or_else(|e| e.into_inner());
+        playback.flush();
+        let position = playback.position();
+        drop(playback);
+        // Wait (briefly) for the output to fall silent, to report when it did.
+        let deadline = decided_at + Duration::from_millis(500);
+        while position.is_playing() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let silent_at = Instant::now();
+        let heard = self.heard_chars(&turn);
+        self.history.push_user(&turn.user_text);
+        let kept = self.history.push_interrupted(&turn.display, heard).map(|t| t.text.clone()).unwrap_or_default();
+        self.append_log(Speaker::Character, &kept, true, &turn.emotions);
+        {
+            let mut s = self.status.write().unwrap_or_else(|e| e.into_inner());
+            s.interruptions += 1;
+            s.state = ConversationState::Interrupted;
+            s.push_line(TranscriptLine {
+                speaker: LineSpeaker::Character,
+                text: kept.clone(),
+                partial: false,
+                interrupted: true,
+            });
+            s.record_turn(turn.clock.latency());
+        }
+        if self.print {
+            println!("  (interrupted after: \"{kept}\")");
+        }
+        self.pending_user = utterance;
+        let _ = self.events.send(Event::Interrupted { turn: turn.id, heard: kept, decided_at, silent_at });
+    }
+
+    /// How much of the turn's display text was heard, from the playback position.
+    fn heard_chars(&self, turn: &Turn) -> usize {
+        let pieces = self.stage.pieces_of(turn.id);
+        let now = self.stage.heard();
+        let mut offset = 0;
+        for p in &pieces {
+            match &now {
+                Some(h) if h.piece == p.id => {
+                    let spoken = p.heard_chars_at(h.t);
+                    return chunk_reply_offset(p, spoken).max(offset);
+                }
+                Some(h) if h.piece > p.id => offset = chunk_reply_offset(p, usize::MAX),
+                _ => {}
+            }
+        }
+        offset
+    }
+
+    fn start_turn(&mut self, text: String, end_of_speech: Instant, transcript_at: Instant) {
+        let id = self.next_turn;
+        self.next_turn += 1;
+        let mut clock = TurnClock::new(end_of_speech);
+        clock.stamp(Step::FinalTranscript, transcript_at);
+        let cancel = CancellationToken::new();
+        let time = crate::llm::prompt::local_time();
+        let prompt = Prompt::new(&self.character, &self.settings.llm, &self.settings.conversation, &time);
+        let messages = prompt.messages(&self.history, &text);
+        self.append_log(Speaker::User, &text, false, &[]);
+        self.last_user = Some((text.clone(), end_of_speech));
+        if self.print {
+            println!("you: {text}");
+        }
+        {
+            let mut s = self.status.write().unwrap_or_else(|e| e.into_inner());
+            s.state = ConversationState::Thinking;
+            s.push_line(TranscriptLine {
+                speaker: LineSpeaker::User,
+                text: text.clone(),
+                partial: false,
+                interrupted: false,
+            });
+        }
+        let _ = self.events.send(Event::UserSaid { turn: id, text: text.clone() });
+        let options = ReplyOptions::for_character(&self.character, &self.settings.conversation.user_name);
+        if let Some(speak) = self.speak_tx.clone() {
+            self.runtime.spawn(reply_task(
+                id,
+                self.chat.clone(),
+                messages,
+                cancel.clone(),
+                options,
+                self.turn_tx.clone(),
+                speak,
+            ));
+        }
+        self.turn = Some(Turn {
+            id,
+            user_text: text,
+            cancel,
+            clock,
+            display: String::new(),
+            llm_done: false,
+            chunks_released: 0,
+            chunks_done: 0,
+            emotions: Vec::new(),
+            error: None,
+        });
+    }
+
+    fn on_turn_msg(&mut self, msg: TurnMsg) {
+        let id = match &msg {
+            TurnMsg::RequestSent { turn, .. }
+            | TurnMsg::FirstToken { turn, .. }
+            | TurnMsg::ChunkReleased { turn, .. }
+            | TurnMsg::Text { turn, .. }
+            | TurnMsg::LlmDone { turn, .. }
+            | TurnMsg::LlmFailed { turn, .. }
+            | TurnMsg::Spoken { turn, .. }
+            | TurnMsg::SpeakFailed { turn, .. }
+            | TurnMsg::Skipped { turn } => *turn,
+        };
+        let print = self.print;
+        let Some(turn) = self.turn.as_mut().filter(|t| t.id == id) else { return };
+        match msg {
+            TurnMsg::RequestSent { at, .. } => turn.clock.stamp(Step::RequestSent, at),
+            TurnMsg::FirstToken { at, .. } => turn.clock.stamp(Step::FirstToken, at),
+            TurnMsg::ChunkReleased { at, .. } => {
+                turn.clock.stamp(Step::FirstChunk, at);
+                turn.chunks_released += 1;
+            }
+            TurnMsg::Text { display, .. } => turn.display = display,
+            TurnMsg::LlmDone { display, chunks, emotions, .. } => {
+                turn.display = display;
+                turn.chunks_released = chunks;
+                turn.emotions = emotions;
+                turn.llm_done = true;
+            }
+            TurnMsg::LlmFailed { error, .. } => {
+                let text = error.to_string();
+                if print {
+                    println!("  (the reply failed: {text})");
+                }
+                let mut s = self.status.write().unwrap_or_else(|e| e.into_inner());
+                s.llm = Health::Failed(text.clone());
+                s.last_error = Some(text.clone());
+                turn.error = Some(text);
+            }
+            TurnMsg::Spoken { at, .. } => {
+                turn.clock.stamp(Step::FirstAudio, at);
+                turn.chunks_done += 1;
+            }
+            TurnMsg::SpeakFailed { error, .. } => {
+                tracing::warn!("a piece of the reply could not be spoken: {error}");
+                let mut s = self.status.write().unwrap_or_else(|e| e.into_inner());
+                s.tts = Health::Failed(error.clone());
+                s.last_error = Some(error.clone());
+                turn.error.get_or_insert(error);
+                turn.chunks_done += 1;
+            }
+            TurnMsg::Skipped { .. } => turn.chunks_done += 1,
+        }
+    }
+
+    /// Follows the playback position: first sound of the turn, expressions, the end of the turn.
+    fn follow_playback(&mut self) {
+        let heard = self.stage.heard();
+        for name in self.stage.expressions_due(&mut self.expressions_after) {
+            if let Some(turn) = &self.turn {
+                if self.print {
+                    println!("  [{name}]");
+                }
+                let _ = self.events.send(Event::Expression { turn: turn.id, name, at: Instant::now() });
+            }
+        }
+        let Some(turn) = self.turn.as_mut() else { return };
+        if let Some(h) = heard.as_ref().filter(|h| h.turn == turn.id && h.playing) {
+            let _ = h;
+            if turn.clock.first_played.is_none() {
+                turn.clock.stamp(Step::FirstPlayed, Instant::now());
+                self.status.write().unwrap_or_else(|e| e.into_inner()).state = ConversationState::Speaking;
+                self.status.write().unwrap_or_else(|e| e.into_inner()).llm = Health::Ok;
+            }
+        }
+        let all_spoken = turn.llm_done && turn.chunks_done >= turn.chunks_released;
+        if all_spoken && self.playback.lock().map(|p| p.is_idle()).unwrap_or(true) {
+            let turn = self.turn.take().expect("checked above");
+            self.finish_turn(turn);
+        }
+    }
+
+    fn finish_turn(&mut self, turn: Turn) {
+        let latency = turn.clock.latency();
+        self.history.push_user(&turn.user_text);
+        self.history.push_character(&turn.display);
+        self.append_log(Speaker::Character, &turn.display, false, &turn.emotions);
+        if self.print {
+            println!("{}: {}", self.character.info.name, turn.display);
+            println!("  latency: {}", latency.summary());
+        }
+        tracing::info!(turn = turn.id, "latency: {}", latency.summary());
+        {
+            let mut s = self.status.write().unwrap_or_else(|e| e.into_inner());
+            s.record_turn(latency);
+            s.state = if turn.error.is_some() { ConversationState::Error } else { ConversationState::Idle };
+            s.push_line(TranscriptLine {
+                speaker: LineSpeaker::Character,
+                text: turn.display.clone(),
+                partial: false,
+                interrupted: false,
+            });
+        }
+        match turn.error {
+            Some(error) => {
+                let _ = self.events.send(Event::TurnFailed { turn: turn.id, error });
+            }
+            None => {}
+        }
+        let _ = self.events.send(Event::TurnEnded { turn: turn.id, reply: turn.display, latency, interrupted: false });
+    }
+
+    fn append_log(&mut self, speaker: Speaker, text: &str, interrupted: bool, emotions: &[String]) {
+        if text.trim().is_empty() {
+            return;
+        }
+        let name = match speaker {
+            Speaker::User => self.settings.conversation.user_name.clone(),
+            Speaker::Character => self.character.info.name.clone(),
+        };
+        if let Some(log) = self.log.as_mut() {
+            let mut r = Record::new(speaker, &name, text);
+            r.interrupted = interrupted;
+            r.emotions = emotions.to_vec();
+            if let Err(e) = log.append(&r) {
+                tracing::warn!("{e}");
+            }
+        }
+    }
+
+    fn on_control(&mut self, c: Control) {
+        match c {
+            Control::SetMuted(m) => {
+                if let Some(l) = &self.listener {
+                    l.controls().set_muted(m);
+                }
+                self.status.write().unwrap_or_else(|e| e.into_inner()).muted = m;
+            }
+            Control::StopTurn => self.interrupt(None),
+            Control::Retry => {
+                if let Some((text, _)) = self.last_user.clone() {
+                    self.interrupt(None);
+                    self.start_turn(text, Instant::now(), Instant::now());
+                }
+            }
+            Control::SettingsChanged(s) => {
+                // Live: barge-in policy, names, volume; the models stay loaded until a restart.
+                if let Ok(p) = self.playback.lock() {
+                    p.set_volume(s.audio.output_volume);
+                }
+                self.settings.conversation = s.conversation.clone();
+                self.settings.llm.temperature = s.llm.temperature;
+                self.settings.llm.max_tokens = s.llm.max_tokens;
+            }
+            Control::PersonalityChanged => {
+                if let Ok(c) = Character::load(&self.character.dir) {
+                    self.character = c;
+                }
+            }
+            Control::Audition(_) | Control::PreviewExpression(_) => {}
+        }
+    }
+}
+
+/// The reply offset (display chars) when `spoken` chars of piece `p`'s spoken text were heard: proportional, as
+/// spoken and display text differ where numbers were spelled out (see `SpeechChunk::reply_offset_at`).
+fn chunk_reply_offset(p: &SpokenPiece, spoken: usize) -> usize {
+    let said = p.text.chars().count();
+    if said == 0 || spoken >= said {
+        return p.display_start + p.display_len;
+    }
+    p.display_start + (spoken * p.display_len).div_ceil(said).min(p.display_len)
+}
+
+impl ListenEvent {
+    fn utterance(&self) -> Option<u64> {
+        match &self.kind {
+            ListenEventKind::SpeechStarted { utterance, .. }
+            | ListenEventKind::Partial { utterance, .. }
+            | ListenEventKind::SpeechEnded { utterance, .. }
+            | ListenEventKind::Final { utterance, .. }
+            | ListenEventKind::Discarded { utterance } => Some(*utterance),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! The whole conversation, end to end, with real models: spoken questions in a WAV file, a scripted
+//! OpenAI-compatible server on loopback, Kokoro's voice into a WAV file, Whisper listening to it afterwards.
+//!
+//! These run at real-time pace (the input file is "spoken" as a microphone would deliver it), so each takes
+//! about as long as its conversation.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use persona::asr::{Transcriber, Whisper};
+use persona::audio::capture::Pace;
+use persona::audio::playback::WavPace;
+use persona::audio::{Audio, read_wav, resample, write_wav};
+use persona::character::Character;
+use persona::config::{BargeIn, Paths, Settings};
+use persona::echo::reference::SimulatedRoom;
+use persona::lipsync::LipSync;
+use persona::llm::{ScriptServer, ScriptedReply};
+use persona::pipeline::conversation::{Conversation, Event, Input, Output, RunOptions, Services};
+
+/// Speech for `text` from espeak-ng at 16 kHz.
+fn spoken(dir: &Path, text: &str) -> Vec<f32> {
+    let wav = dir.join("q.wav");
+    let ok =
+        std::process::Command::new("espeak-ng").args(["-v", "en-us", "-s", "150", "-w"]).arg(&wav).arg(text).status();
+    assert!(ok.is_ok_and(|s| s.success()), "espeak-ng is needed to speak the test questions");
+    let a = read_wav(&wav).unwrap();
+    resample(&a.to_mono(), a.sample_rate, 16_000)
+}
+
+/// A conversation WAV: each (text, seconds of silence after it), with half a second of silence first.
+fn conversation_wav(dir: &Path, lines: &[(&str, f32)]) -> PathBuf {
+    let mut audio = vec![0.0f32; 8_000];
+    for (text, pause) in lines {
+        audio.extend(spoken(dir, text).iter().map(|s| s * 0.8));
+        audio.extend(std::iter::repeat_n(0.0, (pause * 16_000.0) as usize));
+    }
+    let path = dir.join("conversation.wav");
+    write_wav(&path, &Audio::mono(audio, 16_000)).unwrap();
+    path
+}
+
+struct Setup {
+    settings: Settings,
+    paths: Paths,
+    character: Character,
+    _data: tempfile::TempDir,
+}
+
+fn setup(models: &Path, server: &ScriptServer) -> Setup {
+    let data = tempfile::tempdir().unwrap();
+    let paths = Paths {
+        config_file: data.path().join("settings.toml"),
+        data_dir: data.path().into(),
+        models_dir: models.into(),
+    };
+    let mut settings = Settings::default();
+    settings.llm.endpoint = server.url();
+    settings.asr.initial_prompt = "Mira".into();
+    let character = Character::find(&paths, "mira").unwrap();
+    Setup { settings, paths, character, _data: data }
+}
+
+/// What a run produced.
+struct Run {
+    events: Vec<(Instant, Event)>,
+    /// (when, playing, mouth opening) every few milliseconds.
+    mouth: Vec<(Instant, bool, f32)>,
+    output: Audio,
+}
+
+fn run(s: &Setup, input: &Path, output: &Path, room: Option<SimulatedRoom>) -> Run {
+    let services = Services::load(&s.settings, &s.paths).unwrap();
+    let options = RunOptions {
+        input: Input::File { path: input.into(), pace: Pace::RealTime },
+        output: Output::File { path: output.into(), pace: WavPace::RealTime },
+        simulated_room: room,
+        print: true,
+    };
+    let conversation =
+        Conversation::start(s.settings.clone(), &s.paths, s.character.clone(), services, options).unwrap();
+    let lipsync = LipSync::new(&s.settings.lipsync);
+    let mut events = Vec::new();
+    let mut mouth = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        match conversation.events.recv_timeout(Duration::from_millis(10)) {
+            Ok(Event::Finished) => break,
+            Ok(e) => events.push((Instant::now(), e)),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(_) => break,
+        }
+        let playing = conversation.stage.heard().is_some_and(|h| h.playing);
+        mouth.push((Instant::now(), playing, conversation.stage.mouth(&lipsync).mouth_open_y));
+        assert!(Instant::now() < deadline, "the conversation did not finish: {events:?}");
+    }
+    conversation.wait().unwrap();
+    Run { events, mouth, output: read_wav(output).unwrap() }
+}
+
+fn whisper(models: &Path) -> Whisper {
+    let mut asr = persona::config::AsrSettings::default();
+    asr.initial_prompt = "Mira".into();
+    Whisper::open(&models.join("ggml-tiny.en.bin"), &asr).unwrap()
+}
+
+/// Words of `text`, lower case, no punctuation.
+fn words(text: &str) -> Vec<String> {
+    persona::pipeline::barge_in::words(text)
+}
+
+/// True when `needle`'s words appear in order within `hay` (allowing a few misheard words).
+fn contains_in_order(hay: &[String], needle: &[String]) -> bool {
+    let mut i = 0;
+    let mut found = 0;
+    for w in needle {
+        if let Some(j) = hay[i..].iter().position(|h| h == w) {
+            i += j + 1;
+            found += 1;
+        }
+    }
+    found * 10 >= needle.len() * 8
+}
+
+const REPLIES: [&str; 3] = [
+    "[EMOTION:😊] The sky looks blue because air scatters blue light the most.",
+    "[EMOTION:🤔] Cats sleep most of the day to save energy for hunting.",
+    "[EMOTION:😲] Honey never spoils if you keep it sealed.",
+];
+
+#[test]
+fn three_questions_answered_in_order_with_mouth_and_emotions() {
+    let models = persona::require_models!("silero_vad.onnx", "ggml-tiny.en.bin", "kokoro-v1.0.int8.onnx");
+    let server = ScriptServer::start(ScriptedReply::text("I am not sure.")).unwrap();
+    server.when("sky", ScriptedReply::text(REPLIES[0]));
+    server.when("cats", ScriptedReply::text(REPLIES[1]));
+    server.when("honey", ScriptedReply::text(REPLIES[2]));
+    let s = setup(&models, &server);
+    let dir = tempfile::tempdir().unwrap();
+    let input = conversation_wav(
+        dir.path(),
+        &[("Why is the sky blue?", 9.0), ("Why do cats sleep so much?", 9.0), ("Does honey ever go bad?", 3.0)],
+    );
+    let out = dir.path().join("reply.wav");
+    let r = run(&s, &input, &out, None);
+
+    // The replies, heard by Whisper in the output audio, in order.
+    let heard = whisper(&models).transcribe(&r.output.to_mono_at(16_000)).unwrap().text;
+    let heard_words = words(&heard);
+    let mut at = 0;
+    for reply in REPLIES {
+        let reply_words = words(reply.split(']').nth(1).unwrap());
+        assert!(contains_in_order(&heard_words[at..], &reply_words), "\"{reply}\" not heard in \"{heard}\"");
+        at += heard_words[at..].iter().position(|w| *w == reply_words[reply_words.len() - 1]).unwrap_or(0);
+    }
+
+    // Every turn ended, none interrupted or failed, with a full latency breakdown.
+    let ended: Vec<_> = r
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::TurnEnded { reply, latency, interrupted, .. } => Some((reply.clone(), *latency, *interrupted)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ended.len(), 3, "{:?}", r.events);
+    for (reply, latency, interrupted) in &ended {
+        assert!(!interrupted);
+        assert!(latency.first_played.is_some(), "{reply}: {}", latency.summary());
+        assert!(latency.first_played >= latency.first_audio && latency.first_audio >= latency.first_chunk);
+    }
+    assert!(!r.events.iter().any(|(_, e)| matches!(e, Event::TurnFailed { .. } | Event::Interrupted { .. })));
+
+    // Emotions fired in order, each while its turn was being spoken.
+    let expressions: Vec<String> = r
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Expression { name, .. } => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(expressions, ["happy", "thinking", "surprised"]);
+
+    // The mouth moved while the character spoke (it opens in nearly every stretch of a third of a second of
+    // speech) and rested otherwise.
+    let start = r.mouth[0].0;
+    let mut windows: std::collections::BTreeMap<u128, (bool, f32)> = Default::default();
+    for (at, playing, m) in &r.mouth {
+        let w = windows.entry(at.duration_since(start).as_millis() / 300).or_insert((true, 0.0));
+        *w = (w.0 && *playing, w.1.max(*m));
+    }
+    let speaking: Vec<f32> = windows.values().filter(|(p, _)| *p).map(|(_, m)| *m).collect();
+    let moving = speaking.iter().filter(|m| **m > 0.2).count();
+    assert!(
+        speaking.len() > 15 && moving * 10 >= speaking.len() * 8,
+        "mouth opened in {moving} of {} windows",
+        speaking.len()
+    );
+    let quiet: Vec<f32> = r.mouth.iter().skip(20).filter(|(_, p, _)| !p).map(|(_, _, m)| *m).collect();
+    let at_rest = quiet.iter().filter(|m| **m < 0.05).count();
+    assert!(at_rest * 10 >= quiet.len() * 9, "mouth at rest in only {at_rest} of {} silent samples", quiet.len());
+
+    // The transcript log holds the whole conversation.
+    let log = std::fs::read_to_string(s.paths.logs_dir().join("mira.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 6, "{log}");
+    assert!(lines[0]["text"].as_str().unwrap().to_lowercase().contains("sky"));
+    assert!(lines[1]["text"].as_str().unwrap().contains("scatters blue light"));
+    assert_eq!(lines[5]["emotions"][0], "😲");
+}
+
+#[test]
+fn interruption_stops_the_reply_and_keeps_only_what_was_heard() {
+    let models = persona::require_models!("silero_vad.onnx", "ggml-tiny.en.bin", "kokoro-v1.0.int8.onnx");
+    let long = "Octopuses are remarkable animals. They have three hearts and blue blood. Each of their eight arms \
+                can taste what it touches. They change colour in a fraction of a second. Some of them even use \
+                coconut shells as portable shelters.";
+    let server = ScriptServer::start(ScriptedReply::text("I am not sure.")).unwrap();
+    server.when("octopus", ScriptedReply::text(long));
+    server.when("stop", ScriptedReply::text("Okay, I will stop."));
+    let mut s = setup(&models, &server);
+    s.settings.conversation.barge_in = BargeIn::MinWords;
+    let dir = tempfile::tempdir().unwrap();
+    let input = conversation_wav(dir.path(), &[("Tell me about the octopus.", 7.0), ("Please stop talking now.", 6.0)]);
+    let out = dir.path().join("reply.wav");
+    let r = run(&s, &input, &out, None);
+
+    let interrupted: Vec<_> = r
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Interrupted { heard, decided_at, silent_at, .. } => Some((heard.clone(), *decided_at, *silent_at)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(interrupted.len(), 1, "{:?}", r.events);
+    let (heard, decided, silent) = &interrupted[0];
+    assert!(silent.duration_since(*decided) <= Duration::from_millis(100), "the voice went on after the decision");
+    assert!(!heard.is_empty() && long.starts_with(heard.as_str()) && heard.len() < long.len(), "kept: \"{heard}\"");
+
+    // The next turn answers the new question.
+    let replies: Vec<String> = r
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::TurnEnded { reply, .. } => Some(reply.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replies, ["Okay, I will stop."]);
+    let log = std::fs::read_to_string(s.paths.logs_dir().join("mira.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(records[1]["interrupted"], true, "{log}");
+    assert_eq!(records[1]["text"], heard.as_str());
+}
+
+/// The character's voice reaches the microphone through a simulated room; with echo cancellation it does not
+/// interrupt itself, even with the most sensitive barge-in policy, and the user's real interruption still works.
+fn echo_run(models: &Path, cancel_echo: bool) -> Vec<Event> {
+    let long = "Let me tell you about the moon. It is about four hundred thousand kilometres away. It has no air and \
+                no weather. The same side always faces us. Astronauts left footprints there that will last for ages.";
+    let server = ScriptServer::start(ScriptedReply::text("Alright.")).unwrap();
+    server.when("moon", ScriptedReply::text(long));
+    let mut s = setup(models, &server);
+    s.settings.conversation.barge_in = BargeIn::Any;
+    s.settings.audio.echo_cancellation = cancel_echo;
+    let dir = tempfile::tempdir().unwrap();
+    let input = conversation_wav(dir.path(), &[("Tell me about the moon.", 10.0), ("Wait, one more question.", 4.0)]);
+    let out = dir.path().join("reply.wav");
+    run(&s, &input, &out, Some(SimulatedRoom::new(40, 0.6, 250))).events.into_iter().map(|(_, e)| e).collect()
+}
+
+#[test]
+fn own_voice_through_speakers_is_not_an_interruption() {
+    let models = persona::require_models!("silero_vad.onnx", "ggml-tiny.en.bin", "kokoro-v1.0.int8.onnx");
+    let events = echo_run(&models, true);
+    let said: Vec<&String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::UserSaid { text, .. } => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(said.len(), 2, "only the user's two utterances start turns: {said:?}");
+    assert!(said[1].to_lowercase().contains("question"), "{said:?}");
+    // The reply was interrupted once, by the user's real second utterance, not by its own echo.
+    let interruptions: Vec<&Event> = events.iter().filter(|e| matches!(e, Event::Interrupted { .. })).collect();
+    assert!(interruptions.len() <= 1, "{interruptions:?}");
+    if let Some(Event::Interrupted { heard, .. }) = interruptions.first() {
+        assert!(heard.split_whitespace().count() >= 15, "interrupted early, after \"{heard}\"");
+    }
+}
+
+#[test]
+fn without_echo_cancellation_the_echo_interrupts() {
+    let models = persona::require_models!("silero_vad.onnx", "ggml-tiny.en.bin", "kokoro-v1.0.int8.onnx");
+    // The control for the test above: the same room without cancellation makes the character cut itself off.
+    let events = echo_run(&models, false);
+    let early = events.iter().any(|e| match e {
+        Event::Interrupted { heard, .. } => heard.split_whitespace().count() < 15,
+        _ => false,
+    });
+    assert!(early, "{events:?}");
+}
