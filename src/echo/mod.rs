@@ -35,7 +35,7 @@ pub struct EchoSettings {
 impl Default for EchoSettings {
     fn default() -> Self {
         // 256 ms covers a speaker-to-microphone delay of up to ~80 ms plus a living-room reverberation tail.
-        EchoSettings { enabled: true, tail_ms: 256, step: 0.5 }
+        EchoSettings { enabled: true, tail_ms: 256, step: 1.0 }
     }
 }
 
@@ -85,8 +85,10 @@ pub struct EchoCanceller {
     head: usize,
     /// The previous and current far-end block (the FFT input, 2·BLOCK).
     far_window: Vec<f32>,
-    /// Smoothed far-end power per bin (the NLMS normaliser).
+    /// Far-end energy per bin over the filter span (the NLMS normaliser), and each bin's energy in the block that
+    /// leaves the span next.
     power: Vec<f32>,
+    leaving: Vec<f32>,
     foreground: Filter,
     background: Filter,
     /// Smoothed error energies of the two filters.
@@ -104,6 +106,9 @@ pub struct EchoCanceller {
     /// Echo removed so far, for the meter: (microphone energy, output energy) smoothed.
     mic_energy: f32,
     out_energy: f32,
+    /// Residual echo suppression: the filter's leak (residual over estimate) and the current output gain.
+    leak: f32,
+    gain: f32,
 }
 
 impl EchoCanceller {
@@ -116,11 +121,12 @@ impl EchoCanceller {
         EchoCanceller {
             fft,
             ifft,
-            step: settings.step.clamp(0.01, 1.0),
+            step: settings.step.clamp(0.01, 1.9),
             history: vec![vec![Complex32::new(0.0, 0.0); BLOCK + 1]; partitions],
             head: 0,
             far_window: vec![0.0; 2 * BLOCK],
             power: vec![0.0; BLOCK + 1],
+            leaving: vec![0.0; BLOCK + 1],
             foreground: Filter::new(partitions),
             background: Filter::new(partitions),
             energy_fg: 0.0,
@@ -134,6 +140,8 @@ impl EchoCanceller {
             fft_scratch: vec![Complex32::new(0.0, 0.0); scratch],
             mic_energy: 0.0,
             out_energy: 0.0,
+            leak: 1.0,
+            gain: 1.0,
         }
     }
 
@@ -183,8 +191,14 @@ impl EchoCanceller {
         self.fft
             .process_with_scratch(&mut self.time, &mut self.history[head], &mut self.fft_scratch)
             .expect("buffer sizes are fixed");
-        for (p, x) in self.power.iter_mut().zip(&self.history[head]) {
-            *p = 0.9 * *p + 0.1 * x.norm_sqr();
+        // Per-bin energy of the far end over the whole filter span (Σ_k |X_k|²): the normaliser of one long NLMS
+        // filter. Kept as a running sum (add the newest block, remove the one that left the span).
+        let oldest = (head + 1) % self.history.len();
+        for ((p, x), old) in self.power.iter_mut().zip(&self.history[head]).zip(&self.leaving) {
+            *p = (*p + x.norm_sqr() - old).max(0.0);
+        }
+        for (l, x) in self.leaving.iter_mut().zip(&self.history[oldest]) {
+            *l = x.norm_sqr();
         }
 
         // Errors of both filters.
@@ -211,9 +225,36 @@ impl EchoCanceller {
         if far_active {
             self.adapt(&err_bg);
         }
+        self.suppress_residual(mic, &mut err_fg, far_active);
         self.mic_energy = 0.98 * self.mic_energy + 0.02 * emic;
         self.out_energy = 0.98 * self.out_energy + 0.02 * energy(&err_fg);
         out.extend_from_slice(&err_fg);
+    }
+
+    /// Residual echo suppression: what the linear filter leaves of the echo (while it is still learning the room,
+    /// and the part no linear filter can model) is attenuated while only the character speaks.
+    ///
+    /// The leak, residual energy over echo-estimate energy, is tracked while the far end plays: it falls quickly
+    /// to the best the filter achieves and creeps up slowly. A block whose residual is within 6 dB of
+    /// `leak × echo estimate` is echo only and is attenuated by 30 dB; a block well above it holds the user's
+    /// voice (double talk) and passes untouched, so an interruption is heard.
+    fn suppress_residual(&mut self, mic: &[f32; BLOCK], err: &mut [f32; BLOCK], far_active: bool) {
+        let residual: f32 = err.iter().map(|v| v * v).sum();
+        let estimate: f32 = mic.iter().zip(err.iter()).map(|(m, e)| (m - e) * (m - e)).sum();
+        let target = if far_active && estimate > 1e-7 {
+            let ratio = residual / estimate;
+            self.leak = if ratio < self.leak { 0.7 * self.leak + 0.3 * ratio } else { (self.leak * 1.01).min(1.0) };
+            if residual < 4.0 * self.leak * estimate { 0.03 } else { 1.0 }
+        } else {
+            1.0
+        };
+        // Open at once for the user's voice; close over a few blocks, so word endings are not chopped.
+        let start = self.gain;
+        self.gain = if target > self.gain { target } else { 0.5 * self.gain + 0.5 * target };
+        for (i, v) in err.iter_mut().enumerate() {
+            let g = start + (self.gain - start) * (i as f32 / BLOCK as f32);
+            *v *= g;
+        }
     }
 
     /// Microphone minus the echo estimate of one filter.
@@ -239,13 +280,13 @@ impl EchoCanceller {
         // The step is shared by the partitions (normalised by their total power, as one long NLMS filter would
         // be), with a floor so bins where the voice has no energy do not blow up.
         let total: f32 = self.power.iter().sum::<f32>() / self.power.len() as f32;
-        let floor = 1e-2 * total * self.history.len() as f32 + 1e-6;
+        let floor = 1e-2 * total + 1e-6;
         let p = self.history.len();
         let scale = 1.0 / (2 * BLOCK) as f32;
         for k in 0..p {
             let x = &self.history[(self.head + p - k) % p];
             for (((g, x), e), pw) in self.grad.iter_mut().zip(x).zip(e_spec.iter()).zip(&self.power) {
-                *g = x.conj() * e * (self.step / (p as f32 * pw + floor));
+                *g = x.conj() * e * (self.step / (pw + floor));
             }
             real_edges(&mut self.grad);
             // Gradient constraint: keep only the first BLOCK taps (linear, not circular, correlation).

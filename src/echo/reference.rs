@@ -124,3 +124,28 @@ pub fn input_filter(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cancels_a_simulated_room_on_real_speech() {
+        let models = crate::require_models!("jfk.wav");
+        let a = crate::audio::read_wav(&models.join("jfk.wav")).unwrap();
+        let far: Vec<f32> = a.to_mono_at(16_000).iter().map(|s| s * 0.8).collect();
+        let mut room = SimulatedRoom::new(40, 0.6, 250);
+        let mic: Vec<f32> = far.iter().map(|f| room.next(*f)).collect();
+        let mut aec = EchoCanceller::new(EchoSettings::default());
+        let mut out = Vec::new();
+        for (m, f) in mic.chunks(160).zip(far.chunks(160)) {
+            aec.process(m, f, &mut out);
+        }
+        let energy = |x: &[f32]| x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32;
+        for (from, to) in [(0.0, 1.0), (1.0, 2.0), (2.0, 4.0), (4.0, 8.0), (8.0, 11.0)] {
+            let r = (from * 16000.0) as usize..((to * 16000.0) as usize).min(out.len());
+            let erle = 10.0 * (energy(&mic[r.clone()]) / energy(&out[r.clone()]).max(1e-12)).log10();
+            eprintln!("{from}-{to} s: mic {:.1} dB, ERLE {erle:.1} dB", 10.0 * energy(&mic[r]).log10());
+        }
+    }
+}

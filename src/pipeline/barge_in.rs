@@ -54,7 +54,9 @@ pub fn decide(policy: BargeIn, min_words: u32, phase: ReplyPhase, heard: &str, s
     if n == 0 {
         return Decision::Wait;
     }
-    if phase == ReplyPhase::Speaking && is_echo(heard, speaking) {
+    // Judge the newest words: an utterance can begin with leaked echo and go on with the user's own words.
+    let newest = words(heard).iter().rev().take(6).rev().cloned().collect::<Vec<_>>().join(" ");
+    if phase == ReplyPhase::Speaking && is_echo(&newest, speaking) {
         return Decision::Echo;
     }
     let enough_words = n >= min_words.max(1);
@@ -94,6 +96,9 @@ mod tests {
         let speaking = "Octopuses have three hearts, and two of them stop when they swim.";
         assert_eq!(decide(Any, 1, Speaking, "three hearts and two of them", speaking), Decision::Echo);
         assert_eq!(decide(Any, 1, Speaking, "no wait that's wrong", speaking), Decision::Interrupt);
+        // Echo first, then the user's own words: the newest words decide.
+        let mixed = "three hearts and two of them stop wait stop that please";
+        assert_eq!(decide(Any, 1, Speaking, mixed, speaking), Decision::Interrupt);
         // While thinking nothing is playing, so nothing can be echo.
         assert_eq!(decide(Any, 1, Thinking, "three hearts", speaking), Decision::Interrupt);
         assert!(!is_echo("", speaking));

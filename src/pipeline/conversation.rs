@@ -260,6 +260,8 @@ impl Conversation {
             last_user: None,
             expressions_after: None,
             speech_ended: None,
+            last_reply: None,
+            started_during_reply: None,
             print: options.print,
             stop: stop.clone(),
         };
@@ -479,6 +481,10 @@ struct Conductor {
     expressions_after: Option<(crate::audio::playback::PieceId, f64)>,
     /// When the last utterance's speech ended, by utterance.
     speech_ended: Option<(u64, Instant)>,
+    /// The last utterance that began while a reply was playing, and that reply's turn (for the echo guard).
+    started_during_reply: Option<(u64, u64)>,
+    /// The spoken text of the last reply, and when it ended or was cut off (for the echo guard).
+    last_reply: Option<(String, Instant)>,
     print: bool,
     stop: CancellationToken,
 }
@@ -538,8 +544,11 @@ impl Conductor {
                 }
                 // "Any speech interrupts" acts on the first sound only while nothing plays; while the character
                 // speaks, its own voice may leak into the microphone, so the first words decide (echo guard).
-                let playing = self.stage.heard().is_some_and(|h| h.playing);
-                if self.turn.is_some() && !playing && self.settings.conversation.barge_in == crate::config::BargeIn::Any
+                let played = self.turn.as_ref().is_some_and(|t| t.clock.first_played.is_some());
+                if let (true, Some(turn), Some(u)) = (played, &self.turn, ev.utterance()) {
+                    self.started_during_reply = Some((u, turn.id));
+                }
+                if self.turn.is_some() && !played && self.settings.conversation.barge_in == crate::config::BargeIn::Any
                 {
                     self.consider_interruption("", ev.utterance(), true);
                 }
@@ -565,6 +574,19 @@ impl Conductor {
                     _ => ev.at,
                 };
                 if text.is_empty() {
+                    return;
+                }
+                let during =
+                    self.started_during_reply.filter(|(u, _)| *u == utterance).map(|(_, t)| self.spoken_text(t));
+                let recent = self.last_reply.as_ref().filter(|(_, ended)| ended.elapsed() < Duration::from_secs(3));
+                let reply = during.or_else(|| recent.map(|(r, _)| r.clone()));
+                if self.turn.is_none()
+                    && self.pending_user != Some(utterance)
+                    && reply.is_some_and(|reply| barge_in::is_echo(&text, &reply))
+                {
+                    // The reply's own voice, transcribed after the reply ended (its reverberating end, or an echo
+                    // heard during it whose transcript came late): not the user.
+                    let _ = self.events.send(Event::NotAnInterruption { text, decision: Decision::Echo });
                     return;
                 }
                 if self.turn.is_some() && self.pending_user != Some(utterance) {
@@ -603,12 +625,10 @@ impl Conductor {
         if self.pending_user.is_some() {
             return true;
         }
-        let heard = self.stage.heard().filter(|h| h.turn == turn.id);
-        let phase = if heard.as_ref().is_some_and(|h| h.playing) { ReplyPhase::Speaking } else { ReplyPhase::Thinking };
-        let speaking = heard
-            .as_ref()
-            .and_then(|h| self.stage.pieces_of(turn.id).into_iter().find(|p| p.id == h.piece).map(|p| p.text))
-            .unwrap_or_default();
+        // Once the reply's voice has started, the reply is "speaking" until it ends, gaps between pieces included:
+        // its echo (and the room's reverberation) goes on in those gaps.
+        let phase = if turn.clock.first_played.is_some() { ReplyPhase::Speaking } else { ReplyPhase::Thinking };
+        let speaking = self.recent_speech(turn.id);
         let c = &self.settings.conversation;
         let decision = if text.is_empty() && c.barge_in == crate::config::BargeIn::Any {
             Decision::Interrupt
@@ -631,6 +651,26 @@ impl Conductor {
         }
     }
 
+    /// The text of the piece being heard and the one before it: what an echo would repeat.
+    fn recent_speech(&self, turn: u64) -> String {
+        let pieces = self.stage.pieces_of(turn);
+        let now = self.stage.heard().filter(|h| h.turn == turn).map(|h| h.piece);
+        let upto = match now {
+            Some(id) => pieces.iter().position(|p| p.id == id).unwrap_or(pieces.len().saturating_sub(1)),
+            None => pieces.len().saturating_sub(1),
+        };
+        let from = upto.saturating_sub(1);
+        pieces
+            .get(from..=upto)
+            .map(|ps| ps.iter().map(|p| p.text.as_str()).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    }
+
+    /// Everything of the turn's reply that was queued for playback.
+    fn spoken_text(&self, turn: u64) -> String {
+        self.stage.pieces_of(turn).iter().map(|p| p.text.as_str()).collect::<Vec<_>>().join(" ")
+    }
+
     /// Stops the turn in progress; keeps in the history only what was heard, marked interrupted.
     fn interrupt(&mut self, utterance: Option<u64>) {
         let Some(turn) = self.turn.take() else { return };
@@ -646,6 +686,7 @@ impl Conductor {
             std::thread::sleep(Duration::from_millis(1));
         }
         let silent_at = Instant::now();
+        self.last_reply = Some((self.spoken_text(turn.id), silent_at));
         let heard = self.heard_chars(&turn);
         self.history.push_user(&turn.user_text);
         let kept = self.history.push_interrupted(&turn.display, heard).map(|t| t.text.clone()).unwrap_or_default();
@@ -821,6 +862,7 @@ impl Conductor {
 
     fn finish_turn(&mut self, turn: Turn) {
         let latency = turn.clock.latency();
+        self.last_reply = Some((self.spoken_text(turn.id), Instant::now()));
         self.history.push_user(&turn.user_text);
         self.history.push_character(&turn.display);
         self.append_log(Speaker::Character, &turn.display, false, &turn.emotions);
