@@ -29,4 +29,4 @@ run=()
 if [ -z "${DISPLAY:-}" ] && command -v xvfb-run >/dev/null 2>&1; then
   run=(xvfb-run -a -s "-screen 0 1920x1080x24")
 fi
-"${run[@]}" cargo test --all-targets "$@"
+"${run[@]}" cargo test --all-targets --no-fail-fast "$@"

@@ -102,7 +102,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let result = match cli.command {
-        None => no_command(),
+        None => no_command(cli.config.as_deref()),
         Some(Command::Run(args)) => run::run(cli.config.as_deref(), args),
         Some(Command::Doctor(args)) => doctor::run(cli.config.as_deref(), args),
         Some(Command::Models(cmd)) => models::run(cli.config.as_deref(), cmd),
@@ -130,12 +130,8 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// `persona` alone will open the avatar and the control panel; until those exist it says what is there.
-fn no_command() -> anyhow::Result<ExitCode> {
-    eprintln!(
-        "persona: the live app (avatar window, control panel, `persona run`) is not built yet.\n\
-         What works now: `persona doctor`, `persona models ...`, `persona config ...`.\n\
-         See `persona --help` for every command."
-    );
-    Ok(ExitCode::from(2))
+/// `persona` alone starts the conversation with the default character, on the microphone and speakers.
+fn no_command(config: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    eprintln!("persona: starting the conversation (`persona run`); `persona --help` lists every command");
+    run::run(config, run::Args::default())
 }

@@ -13,7 +13,7 @@ use crate::character::Character;
 use crate::echo::reference::SimulatedRoom;
 use crate::pipeline::conversation::{Conversation, Event, Input, Output, RunOptions, Services};
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Default, clap::Args)]
 pub struct Args {
     /// A WAV file in place of the microphone, played at real-time pace.
     #[arg(long, value_name = "WAV")]

@@ -675,6 +675,8 @@ impl Conductor {
     fn interrupt(&mut self, utterance: Option<u64>) {
         let Some(turn) = self.turn.take() else { return };
         let decided_at = Instant::now();
+        // What was heard, before the flush moves the position past the end of the piece.
+        let heard = self.heard_chars(&turn);
         turn.cancel.cancel();
         let playback = self.playback.lock().unwrap_or_else(|e| e.into_inner());
         playback.flush();
@@ -687,7 +689,6 @@ impl Conductor {
         }
         let silent_at = Instant::now();
         self.last_reply = Some((self.spoken_text(turn.id), silent_at));
-        let heard = self.heard_chars(&turn);
         self.history.push_user(&turn.user_text);
         let kept = self.history.push_interrupted(&turn.display, heard).map(|t| t.text.clone()).unwrap_or_default();
         self.append_log(Speaker::Character, &kept, true, &turn.emotions);
