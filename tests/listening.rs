@@ -27,9 +27,7 @@ fn whisper(models: &Path) -> Whisper {
     Whisper::new(&AsrSettings::default(), &paths(models)).expect("tiny.en loads")
 }
 
-/// Whisper with the character's name as the initial prompt, as a user would set it.
-fn whisper_knowing_mira(models: &Path) -> Whisper {
-    let settings = AsrSettings { initial_prompt: "Mira".into(), ..AsrSettings::default() };
+fn whisper_with(models: &Path, settings: AsrSettings) -> Whisper {
     Whisper::new(&settings, &paths(models)).expect("tiny.en loads")
 }
 
@@ -113,11 +111,11 @@ struct Heard {
     errors: Vec<String>,
 }
 
-fn listen(models: &Path, wav: &Path, options: ListenerOptions) -> Heard {
+fn listen_with(models: &Path, wav: &Path, options: ListenerOptions, asr: AsrSettings) -> Heard {
     let capture = Capture::wav_file(wav, Pace::AsFastAsPossible).unwrap();
     let settings = VadSettings::default();
     let (listener, events) =
-        Listener::start(capture, vad(models), &settings, Box::new(whisper_knowing_mira(models)), options).unwrap();
+        Listener::start(capture, vad(models), &settings, Box::new(whisper_with(models, asr)), options).unwrap();
     let mut heard = Heard { finals: Vec::new(), partials: 0, errors: Vec::new() };
     for ev in events.iter() {
         match ev.kind {
@@ -140,7 +138,10 @@ fn check_conversation(snr_db: Option<f32>) {
     let (audio, truth) = conversation(dir.path(), snr_db);
     let wav = dir.path().join("conversation.wav");
     write_wav(&wav, &Audio::mono(audio, 16_000)).unwrap();
-    let heard = listen(&models, &wav, ListenerOptions::from_settings(&AsrSettings::default()));
+    // In noise the accurate encoder setting is used (`asr.short_context = false`, what a user in a noisy room sets):
+    // with the short context whisper tiny's WER there rises from 25% to 36%.
+    let asr = AsrSettings { initial_prompt: "Mira".into(), short_context: snr_db.is_none(), ..AsrSettings::default() };
+    let heard = listen_with(&models, &wav, ListenerOptions::from_settings(&AsrSettings::default()), asr);
     assert!(heard.partials > 0 || snr_db.is_some(), "partial transcripts while speaking");
     assert!(heard.errors.is_empty(), "{:?}", heard.errors);
     let found: Vec<(f32, f32)> = heard.finals.iter().map(|f| (f.0, f.1)).collect();
@@ -155,7 +156,7 @@ fn check_conversation(snr_db: Option<f32>) {
     // In clean speech Whisper must get ≤ 10% of the words wrong. In white noise at 15 dB SNR the issue asks that no
     // utterance is lost and none is invented (checked above); whisper tiny.en then mishears some words (measured:
     // 25%, e.g. "dragon" → "wagon"), so the bound there only catches a transcript that fell apart.
-    let bound = if snr_db.is_some() { 0.35 } else { 0.10 };
+    let bound = if snr_db.is_some() { 0.30 } else { 0.10 };
     assert!(wer <= bound, "WER {wer:.3}: heard \"{heard_text}\"");
 }
 
@@ -288,7 +289,7 @@ fn long_recording_is_cut_by_the_vad() {
     let models = persona::require_models!("silero_vad.onnx", "ggml-tiny.en.bin");
     let dir = tempfile::tempdir().unwrap();
     // 30 minutes: faint noise with one sentence 20 minutes in.
-    let line = "This sentence is twenty minutes into the recording.";
+    let line = "This sentence comes twenty minutes after the start.";
     let s = speak(dir.path(), line);
     let mut n = Noise(3);
     let mut audio: Vec<f32> = (0..30 * 60 * 16_000).map(|_| n.next() * 0.002).collect();
@@ -299,7 +300,8 @@ fn long_recording_is_cut_by_the_vad() {
     let f = dir.path().join("long.wav");
     write_wav(&f, &Audio::mono(audio, 16_000)).unwrap();
     let audio = read_wav(&f).unwrap().to_mono_at(16_000);
-    let mut w: Box<dyn Transcriber> = Box::new(whisper(&models));
+    let mut w: Box<dyn Transcriber> =
+        Box::new(whisper_with(&models, AsrSettings { short_context: false, ..AsrSettings::default() }));
     let t = persona::asr::long::transcribe_recording(
         w.as_mut(),
         &mut vad(&models),

@@ -107,6 +107,9 @@ pub struct AsrSettings {
     pub beam_size: u32,
     /// How often a partial transcript is made while the user speaks; 0 turns partials off.
     pub partial_interval_ms: u32,
+    /// Encode only as much audio as an utterance has (several times faster for short utterances; somewhat less
+    /// accurate in loud noise). Off: whisper.cpp's full 30 s window every time.
+    pub short_context: bool,
     /// OpenAI-compatible base URL for the remote engine, e.g. "http://127.0.0.1:8000/v1".
     pub remote_url: String,
     pub remote_model: String,
@@ -123,6 +126,7 @@ impl Default for AsrSettings {
             threads: 0,
             beam_size: 1,
             partial_interval_ms: 500,
+            short_context: true,
             remote_url: String::new(),
             remote_model: "whisper-1".into(),
             remote_api_key: String::new(),
