@@ -131,3 +131,26 @@ fn models_fetch_asks_the_pypi_named_by_the_environment() {
     assert!(t.contains("could not connect to http://127.0.0.1:9/pypi/onnxruntime/1.32.0/json"), "{t}");
     assert!(!models.join("onnxruntime").read_dir().is_ok_and(|mut d| d.next().is_some()), "nothing installed");
 }
+
+#[test]
+fn avatar_frames_stream_to_a_y4m_pipe() {
+    let home = tempfile::tempdir().unwrap();
+    let out =
+        persona(home.path(), &["avatar", "--no-window", "--frames", "12", "--size", "64x96", "--output", "y4m:-"], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let file = home.path().join("avatar.y4m");
+    std::fs::write(&file, &out.stdout).unwrap();
+    assert!(out.stdout.starts_with(b"YUV4MPEG2 W64 H96 F30:1"), "{:?}", &out.stdout[..40.min(out.stdout.len())]);
+    let probe = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-show_entries", "stream=width,height,r_frame_rate,nb_read_frames"])
+        .args(["-of", "csv=p=0"])
+        .arg(&file)
+        .output();
+    let Ok(probe) = probe else {
+        panic!("ffprobe is needed (scripts/setup.sh installs ffmpeg)");
+    };
+    assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), "64,96,30/1,12");
+    let bad = persona(home.path(), &["avatar", "--no-window", "--frames", "1", "--output", "vhs:tape"], &[]);
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("y4m"), "lists the kinds: {}", text(&bad));
+}

@@ -35,6 +35,16 @@ pub struct Args {
     /// Close after this many seconds (for tests and demos).
     #[arg(long, value_name = "SECONDS")]
     pub exit_after: Option<f32>,
+    /// Send frames to an output: window, overlay, y4m:FILE|-, rgba:FILE|-, png:DIR, v4l2:/dev/videoN, spout[:NAME].
+    /// Repeat for several. `persona avatar --no-window --frames 60 --output y4m:- | ffmpeg -i - out.webm`.
+    #[arg(long = "output", value_name = "KIND:TARGET")]
+    pub outputs: Vec<crate::output::OutputSpec>,
+    /// No interactive window: only the outputs.
+    #[arg(long)]
+    pub no_window: bool,
+    /// Stop after this many frames.
+    #[arg(long, value_name = "N")]
+    pub frames: Option<u64>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -70,6 +80,9 @@ pub fn run(config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
     let ctx = Context::load(config)?;
     let (w, h) = super::render::parse_size(&args.size)?;
     let avatar = Avatar::load(args.puppet.as_deref(), &ctx.settings.avatar).context("cannot load the puppet")?;
+    if args.no_window || !args.outputs.is_empty() {
+        return run_outputs(&ctx, avatar, (w, h), &args);
+    }
     let background = super::render::parse_colour(&ctx.settings.output.window_background).unwrap_or([0.0, 1.0, 0.0]);
     let event_loop = EventLoop::new().context(
         "cannot open a window: no display (set DISPLAY or WAYLAND_DISPLAY; on a headless machine run under xvfb-run)",
@@ -92,6 +105,55 @@ pub fn run(config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
         Some(e) => Err(e),
         None => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// The idle avatar rendered offscreen at the settings' frame rate and sent to every output. Frames advance by
+/// exactly 1/fps each, so a file or pipe gets the same frames however fast the machine renders; outputs that are
+/// watched live (windows, cameras, Spout) are also paced in real time.
+fn run_outputs(ctx: &Context, mut avatar: Avatar, (w, h): (u32, u32), args: &Args) -> anyhow::Result<ExitCode> {
+    use crate::output::{OutputKind, VideoFormat};
+    let fps = ctx.settings.output.fps.max(1);
+    let background = crate::config::parse_colour(&ctx.settings.output.window_background).unwrap_or([0, 255, 0, 255]);
+    let mut sinks = crate::output::open(&args.outputs, VideoFormat { width: w, height: h, fps }, background)?;
+    let live = args
+        .outputs
+        .iter()
+        .any(|o| matches!(o.kind, OutputKind::Window | OutputKind::Overlay | OutputKind::V4l2 | OutputKind::Spout));
+    let gpu = Gpu::new()?;
+    let mut renderer = Renderer::new(&gpu, w, h)?;
+    renderer.set_textures(&avatar.puppet.textures);
+    let dt = 1.0 / fps as f32;
+    let started = Instant::now();
+    let limit = args.frames.or(args.exit_after.map(|s| (s * fps as f32) as u64));
+    let send =
+        |frame: crate::render::Frame, sinks: &mut Vec<Box<dyn crate::output::FrameSink>>| -> anyhow::Result<()> {
+            for sink in sinks.iter_mut() {
+                sink.send(&frame).with_context(|| format!("output {}", sink.name()))?;
+            }
+            Ok(())
+        };
+    let mut n = 0u64;
+    while limit.is_none_or(|l| n < l) {
+        let scene = avatar.update(dt);
+        if let Some(frame) = renderer.render(scene)? {
+            send(frame, &mut sinks)?;
+        }
+        n += 1;
+        if live {
+            let due = started + Duration::from_secs_f64(n as f64 / fps as f64);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
+    }
+    for frame in renderer.finish()? {
+        send(frame, &mut sinks)?;
+    }
+    for sink in sinks.iter_mut() {
+        sink.finish().with_context(|| format!("output {}", sink.name()))?;
+    }
+    eprintln!("{n} frames at {w}×{h}, {fps} fps");
+    Ok(ExitCode::SUCCESS)
 }
 
 struct WindowState {
