@@ -258,3 +258,41 @@ fn interruption_stops_the_reply_and_keeps_only_what_was_heard() {
     assert_eq!(records[1]["interrupted"], true, "{log}");
     assert_eq!(records[1]["text"], heard.as_str());
 }
+
+#[test]
+fn persona_run_from_files_prints_turns_and_writes_voice_and_frames() {
+    let models = persona::require_models!("silero_vad.onnx", "ggml-tiny.en.bin", "kokoro-v1.0.int8.onnx");
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let server = ScriptServer::start(ScriptedReply::text("[EMOTION:😊] Hello! Nice to meet you.")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = conversation_wav(dir.path(), &[("Hello, who are you?", 5.0)]);
+    let settings = dir.path().join("settings.toml");
+    std::fs::write(&settings, "[output]\nfps = 10\n[conversation]\nkeep_log = false\n").unwrap();
+    let (reply, frames) = (dir.path().join("reply.wav"), dir.path().join("frames"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_persona"))
+        .arg("--config")
+        .arg(&settings)
+        .args(["run", "--size", "90x160", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&reply)
+        .arg("--output")
+        .arg(format!("png:{}", frames.display()))
+        .env("PERSONA_MODELS", &models)
+        .env("PERSONA_LLM_URL", server.url())
+        .env("XDG_DATA_HOME", dir.path().join("data"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("you: Hello"), "{stdout}");
+    assert!(stdout.contains("Mira: Hello! Nice to meet you."), "{stdout}");
+    assert!(stdout.contains("latency: final transcript"), "{stdout}");
+    assert!(stdout.contains("[happy]"), "{stdout}");
+    let voice = read_wav(&reply).unwrap();
+    let loud = voice.samples.iter().filter(|s| s.abs() > 0.05).count();
+    assert!(loud > 2_400, "the reply is in the WAV file");
+    // Frames at 10 fps over the whole run (the input lasts about 7 s, the reply follows).
+    let n = std::fs::read_dir(&frames).unwrap().count();
+    assert!((50..=300).contains(&n), "{n} frames");
+}

@@ -18,9 +18,17 @@ pub struct Args {
     /// A WAV file in place of the microphone, played at real-time pace.
     #[arg(long, value_name = "WAV")]
     pub input: Option<PathBuf>,
-    /// A WAV file in place of the speakers (24 kHz mono; silence where the character does not speak).
-    #[arg(long, value_name = "WAV")]
-    pub output: Option<PathBuf>,
+    /// A WAV file in place of the speakers (24 kHz mono; silence where the character does not speak), or a frame
+    /// output for the avatar: window, overlay, y4m:FILE|-, rgba:FILE|-, png:DIR, v4l2:/dev/videoN, spout[:NAME].
+    /// Repeat for several.
+    #[arg(long = "output", value_name = "WAV|KIND:TARGET")]
+    pub outputs: Vec<String>,
+    /// Write the avatar's frames as PNG files into DIR (the same as --output png:DIR).
+    #[arg(long, value_name = "DIR")]
+    pub frames: Option<PathBuf>,
+    /// Size of the avatar frames (default: output.width × output.height from the settings).
+    #[arg(long, value_name = "WxH")]
+    pub size: Option<String>,
     /// The character (a folder name or path; default: conversation.character).
     #[arg(long)]
     pub character: Option<String>,
@@ -28,9 +36,30 @@ pub struct Args {
     /// speakers: DELAY_MS,GAIN,RT60_MS (e.g. 40,0.5,250).
     #[arg(long, value_name = "DELAY_MS,GAIN,RT60_MS")]
     pub simulate_echo: Option<String>,
-    /// No avatar window (the conversation runs with voice only).
+    /// No avatar window even when a display is there (frame outputs given with --output still run).
     #[arg(long)]
     pub no_window: bool,
+}
+
+/// `--output` values: the one WAV file for the voice, and the frame outputs.
+fn split_outputs(args: &Args) -> anyhow::Result<(Option<PathBuf>, Vec<crate::output::OutputSpec>)> {
+    let mut wav = None;
+    let mut frames = Vec::new();
+    for o in &args.outputs {
+        match o.parse::<crate::output::OutputSpec>() {
+            Ok(spec) => frames.push(spec),
+            Err(_) if o.to_lowercase().ends_with(".wav") => {
+                if wav.replace(PathBuf::from(o)).is_some() {
+                    anyhow::bail!("--output: only one WAV file can stand in for the speakers");
+                }
+            }
+            Err(e) => anyhow::bail!("--output {o}: {e} (or name a .wav file for the voice)"),
+        }
+    }
+    if let Some(dir) = &args.frames {
+        frames.push(format!("png:{}", dir.display()).parse().map_err(|e| anyhow::anyhow!("--frames: {e}"))?);
+    }
+    Ok((wav, frames))
 }
 
 fn parse_room(spec: &str) -> anyhow::Result<SimulatedRoom> {
@@ -57,9 +86,23 @@ pub fn run(config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
         Some(p) => Input::File { path: p.clone(), pace: Pace::RealTime },
         None => Input::Microphone(ctx.settings.audio.input_device.clone()),
     };
-    let output = match &args.output {
+    let (wav, frame_outputs) = split_outputs(&args)?;
+    let output = match &wav {
         Some(p) => Output::File { path: p.clone(), pace: WavPace::RealTime },
         None => Output::Speakers(ctx.settings.audio.output_device.clone()),
+    };
+    let size = match &args.size {
+        Some(s) => super::render::parse_size(s)?,
+        None => (ctx.settings.output.width, ctx.settings.output.height),
+    };
+    let puppet = match ctx.settings.avatar.puppet.as_str() {
+        "" => character.avatar_path(),
+        p => Some(PathBuf::from(p)),
+    };
+    let avatar = if frame_outputs.is_empty() {
+        None
+    } else {
+        Some(crate::avatar::Avatar::load(puppet.as_deref(), &ctx.settings.avatar).context("cannot load the avatar")?)
     };
     eprintln!("loading models...");
     let services = Services::load(&ctx.settings, &ctx.paths)?;
@@ -71,6 +114,19 @@ pub fn run(config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
         RunOptions { input, output, simulated_room, print: true },
     )
     .context("cannot start the conversation")?;
+    let stop_show = tokio_util::sync::CancellationToken::new();
+    let show = match avatar {
+        Some(avatar) => {
+            let (settings, stage, stop) = (ctx.settings.clone(), conversation.stage.clone(), stop_show.clone());
+            let outputs = frame_outputs.clone();
+            Some(
+                std::thread::Builder::new()
+                    .name("persona-show".into())
+                    .spawn(move || crate::pipeline::show::run(&settings, avatar, stage, &outputs, size, stop))?,
+            )
+        }
+        None => None,
+    };
     eprintln!(
         "{} is listening{} (Ctrl-C to stop)",
         character.info.name,
@@ -89,7 +145,15 @@ pub fn run(config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     conversation.wait()?;
-    if let Some(out) = &args.output {
+    stop_show.cancel();
+    if let Some(show) = show {
+        match show.join() {
+            Ok(Ok(frames)) => eprintln!("{frames} avatar frames sent"),
+            Ok(Err(e)) => eprintln!("the avatar output failed: {e:#}"),
+            Err(_) => eprintln!("the avatar output thread panicked"),
+        }
+    }
+    if let Some(out) = &wav {
         eprintln!("wrote {}", out.display());
     }
     Ok(if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })

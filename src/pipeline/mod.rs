@@ -3,6 +3,7 @@
 pub mod barge_in;
 pub mod conversation;
 pub mod metrics;
+pub mod show;
 pub mod stage;
 pub mod status;
 

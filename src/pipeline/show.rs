@@ -1,0 +1,83 @@
+//! The picture of the conversation: the avatar driven by what is heard (mouth from the phoneme timeline,
+//! expressions when the audio reaches their tags, subtitles with the word being heard), rendered at the output
+//! frame rate and sent to every frame output.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use tokio_util::sync::CancellationToken;
+
+use super::stage::Stage;
+use crate::avatar::Avatar;
+use crate::config::Settings;
+use crate::lipsync::LipSync;
+use crate::output::{FrameSink, OutputSpec, VideoFormat};
+use crate::render::{Frame, Gpu, Renderer};
+use crate::subtitles::{Style, Subtitles, Word, composite};
+
+/// Renders frames until `stop` is cancelled. Runs on its own thread; returns how many frames it sent.
+pub fn run(
+    settings: &Settings,
+    mut avatar: Avatar,
+    stage: Stage,
+    outputs: &[OutputSpec],
+    size: (u32, u32),
+    stop: CancellationToken,
+) -> anyhow::Result<u64> {
+    let (w, h) = size;
+    let fps = settings.output.fps.max(1);
+    let background = crate::config::parse_colour(&settings.output.window_background).unwrap_or([0, 255, 0, 255]);
+    let mut sinks = crate::output::open(outputs, VideoFormat { width: w, height: h, fps }, background)?;
+    let gpu = Gpu::new()?;
+    let mut renderer = Renderer::new(&gpu, w, h)?;
+    renderer.set_textures(&avatar.puppet.textures);
+    let lipsync = LipSync::new(&settings.lipsync);
+    let mut subtitles = if settings.subtitles.enabled {
+        Some(Subtitles::new(Style::from_settings(&settings.subtitles).map_err(anyhow::Error::msg)?))
+    } else {
+        None
+    };
+    let mut expressions_after = None;
+    let started = Instant::now();
+    let mut sent = 0u64;
+    let mut send = |mut frame: Frame, subtitles: &mut Option<Subtitles>, sinks: &mut Vec<Box<dyn FrameSink>>| {
+        if let Some(subs) = subtitles.as_mut()
+            && let Some((words, t)) = stage.words_now()
+        {
+            let words: Vec<Word> = words.into_iter().map(|(text, s, e)| Word::new(text, s, e)).collect();
+            if let Some(overlay) = subs.overlay(&words, t, w, h) {
+                composite(&mut frame, overlay);
+            }
+        }
+        for sink in sinks.iter_mut() {
+            sink.send(&frame).with_context(|| format!("output {}", sink.name()))?;
+        }
+        sent += 1;
+        anyhow::Ok(())
+    };
+    let mut n = 0u64;
+    while !stop.is_cancelled() {
+        for (name, value) in stage.mouth(&lipsync).named() {
+            avatar.set(name, value);
+        }
+        for expression in stage.expressions_due(&mut expressions_after) {
+            avatar.show_expression(&expression);
+        }
+        let scene = avatar.update(1.0 / fps as f32);
+        if let Some(frame) = renderer.render(scene)? {
+            send(frame, &mut subtitles, &mut sinks)?;
+        }
+        n += 1;
+        let due = started + Duration::from_secs_f64(n as f64 / fps as f64);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+    }
+    for frame in renderer.finish()? {
+        send(frame, &mut subtitles, &mut sinks)?;
+    }
+    for sink in sinks.iter_mut() {
+        sink.finish().with_context(|| format!("output {}", sink.name()))?;
+    }
+    Ok(sent)
+}
