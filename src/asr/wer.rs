@@ -2,6 +2,8 @@
 //! insertions) / words in the reference, after normalising what does not change the words heard: case,
 //! punctuation, hyphens, and numbers written as digits ("42" is "forty two").
 
+use crate::llm::speech::cardinal;
+
 /// The words of `text` as they would be spoken: lower case, no punctuation, digits spelled out.
 pub fn normalize(text: &str) -> Vec<String> {
     let mut spaced = String::with_capacity(text.len());
@@ -29,30 +31,6 @@ pub fn normalize(text: &str) -> Vec<String> {
     words
 }
 
-const ONES: [&str; 20] = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-];
-const TENS: [&str; 10] = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
-
 /// "1,234.5" → one thousand two hundred thirty four point five; "3rd" and other suffixes keep the digits' words.
 fn number_words(token: &str) -> Vec<String> {
     let digits_end = token.find(|c: char| !(c.is_ascii_digit() || c == ',' || c == '.')).unwrap_or(token.len());
@@ -63,52 +41,20 @@ fn number_words(token: &str) -> Vec<String> {
         None => (num, None),
     };
     let int: String = int.chars().filter(char::is_ascii_digit).collect();
+    // Numbers are spelled as the speech side says them (`llm::speech::cardinal`), split into plain words.
+    let spelled = |n: u64, out: &mut Vec<String>| out.extend(cardinal(n).split([' ', '-']).map(str::to_owned));
     match int.parse::<u64>() {
-        Ok(n) if n < 1_000_000_000_000_000 => spell(n, &mut out),
-        _ => out.extend(int.chars().map(|c| ONES[(c as u8 - b'0') as usize].to_owned())),
+        Ok(n) if n < 1_000_000_000_000_000 => spelled(n, &mut out),
+        _ => int.chars().filter_map(|c| c.to_digit(10)).for_each(|d| spelled(d as u64, &mut out)),
     }
     if let Some(f) = frac.filter(|f| !f.is_empty()) {
         out.push("point".into());
-        out.extend(f.chars().filter(char::is_ascii_digit).map(|c| ONES[(c as u8 - b'0') as usize].to_owned()));
+        f.chars().filter_map(|c| c.to_digit(10)).for_each(|d| spelled(d as u64, &mut out));
     }
     if !rest.is_empty() && !matches!(rest, "st" | "nd" | "rd" | "th" | "s") {
         out.push(rest.to_owned());
     }
     out
-}
-
-fn spell(n: u64, out: &mut Vec<String>) {
-    const SCALES: [(u64, &str); 4] =
-        [(1_000_000_000_000, "trillion"), (1_000_000_000, "billion"), (1_000_000, "million"), (1_000, "thousand")];
-    if n < 20 {
-        out.push(ONES[n as usize].into());
-        return;
-    }
-    if n < 100 {
-        out.push(TENS[(n / 10) as usize].into());
-        if n % 10 != 0 {
-            out.push(ONES[(n % 10) as usize].into());
-        }
-        return;
-    }
-    if n < 1000 {
-        out.push(ONES[(n / 100) as usize].into());
-        out.push("hundred".into());
-        if n % 100 != 0 {
-            spell(n % 100, out);
-        }
-        return;
-    }
-    for (scale, name) in SCALES {
-        if n >= scale {
-            spell(n / scale, out);
-            out.push(name.into());
-            if n % scale != 0 {
-                spell(n % scale, out);
-            }
-            return;
-        }
-    }
 }
 
 /// Word error rate of `hypothesis` against `reference`, both normalised; 0.0 is perfect. An empty reference
