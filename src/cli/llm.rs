@@ -3,13 +3,10 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
-
-use futures_util::StreamExt;
-use tokio_util::sync::CancellationToken;
+use std::time::Duration;
 
 use super::Context;
-use crate::llm::{ChatModel, LlmError, Message, OpenAiClient, StreamEvent};
+use crate::llm::{LlmError, OpenAiClient};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -71,49 +68,22 @@ async fn probe(ctx: &Context, timeout: Duration) -> bool {
         }
         Err(e) => println!("endpoint  ?     GET /models failed ({e}); trying a reply anyway"),
     }
-    let started = Instant::now();
-    let mut stream = client.chat(vec![Message::user("Say hello in five words or fewer.")], CancellationToken::new());
-    let mut first: Option<Duration> = None;
-    let mut text = String::new();
-    let deadline = tokio::time::sleep(timeout);
-    tokio::pin!(deadline);
-    loop {
-        let ev = tokio::select! {
-            e = stream.next() => e,
-            _ = &mut deadline => {
-                if first.is_some() { break; }
-                println!(
-                    "reply     FAIL  the server is up but sent no token within {:.0} s: a model still loading, or a slow \
-                     machine? Try again, or allow more time: persona llm probe --timeout 60",
-                    timeout.as_secs_f32()
-                );
-                return false;
-            }
-        };
-        match ev {
-            Some(Ok(StreamEvent::Content(c) | StreamEvent::Reasoning(c))) => {
-                if first.is_none() {
-                    first = Some(started.elapsed());
-                    // The first token answers the question; a little more text shows what the model says.
-                    let soon = tokio::time::Instant::now() + Duration::from_millis(1500);
-                    if soon < deadline.deadline() {
-                        deadline.as_mut().reset(soon);
-                    }
-                }
-                text.push_str(&c);
-            }
-            Some(Ok(StreamEvent::Done)) | None => break,
-            Some(Ok(_)) => {}
-            Some(Err(e)) => {
-                println!("reply     FAIL  {e}");
-                return false;
-            }
+    match crate::llm::probe::first_reply(&client, timeout, 60).await {
+        Ok((t, shown)) if !shown.is_empty() => {
+            println!("reply     ok    first token after {} ms: \"{shown}\"", t.as_millis())
         }
-    }
-    let shown: String = text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(60).collect();
-    match first {
-        Some(t) => println!("reply     ok    first token after {} ms: \"{shown}\"", t.as_millis()),
-        None => println!("reply     ok    the model answered with an empty reply"),
+        Ok(_) => println!("reply     ok    the model answered with an empty reply"),
+        Err(crate::llm::probe::ProbeError::NoToken(s)) => {
+            println!(
+                "reply     FAIL  the server is up but sent no token within {s:.0} s: a model still loading, or a slow \
+                 machine? Try again, or allow more time: persona llm probe --timeout 60"
+            );
+            return false;
+        }
+        Err(e) => {
+            println!("reply     FAIL  {e}");
+            return false;
+        }
     }
     let _ = std::io::stdout().flush();
     true

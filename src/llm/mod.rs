@@ -18,6 +18,7 @@ pub mod bench;
 pub mod chunker;
 pub mod client;
 pub mod error;
+pub mod probe;
 pub mod prompt;
 pub mod reply;
 pub mod script;

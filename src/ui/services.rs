@@ -6,11 +6,8 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, TryRecvError, channel};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
-use tokio_util::sync::CancellationToken;
-
 use crate::config::LlmSettings;
-use crate::llm::{ChatModel, LlmError, Message, OpenAiClient, StreamEvent};
+use crate::llm::{LlmError, OpenAiClient};
 
 /// Lists microphones by the names `audio.input_device` takes.
 pub trait InputDevices: Send {
@@ -90,51 +87,9 @@ pub fn probe(llm: &LlmSettings) -> Result<Probe, String> {
             ) => return Err(e.to_string()),
             Err(e) => (Vec::new(), Some(format!("GET /models failed ({e}); type the model name by hand"))),
         };
-        let reply = first_reply(&client, timeout).await;
+        let reply = crate::llm::probe::first_reply(&client, timeout, 80).await.map_err(|e| e.to_string());
         Ok(Probe { models, models_note, reply })
     })
-}
-
-async fn first_reply(client: &OpenAiClient, timeout: Duration) -> Result<(Duration, String), String> {
-    let started = Instant::now();
-    let mut stream = client.chat(vec![Message::user("Say hello in five words or fewer.")], CancellationToken::new());
-    let mut first: Option<Duration> = None;
-    let mut text = String::new();
-    let deadline = tokio::time::sleep(timeout);
-    tokio::pin!(deadline);
-    loop {
-        let event = tokio::select! {
-            e = stream.next() => e,
-            _ = &mut deadline => match first {
-                Some(_) => break,
-                None => return Err(format!(
-                    "the server is up but sent no token within {:.0} s: a model still loading? Probe again",
-                    timeout.as_secs_f32()
-                )),
-            },
-        };
-        match event {
-            Some(Ok(StreamEvent::Content(c) | StreamEvent::Reasoning(c))) => {
-                if first.is_none() {
-                    first = Some(started.elapsed());
-                    // The first token answers the question; a little more shows what the model says.
-                    let soon = tokio::time::Instant::now() + Duration::from_millis(1500);
-                    if soon < deadline.deadline() {
-                        deadline.as_mut().reset(soon);
-                    }
-                }
-                text.push_str(&c);
-            }
-            Some(Ok(StreamEvent::Done)) | None => break,
-            Some(Ok(_)) => {}
-            Some(Err(e)) => return Err(e.to_string()),
-        }
-    }
-    let shown: String = text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(80).collect();
-    match first {
-        Some(t) => Ok((t, shown)),
-        None => Ok((started.elapsed(), String::new())),
-    }
 }
 
 /// Kokoro voice names (`<name>.bin`) in a voices folder, sorted.
