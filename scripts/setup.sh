@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 # Build: cmake and ALSA headers (whisper.cpp, cpal). Tests: espeak-ng (phonemes), sox, Xvfb (window tests),
 # Mesa's Vulkan software driver (wgpu renders on lavapipe), ImageMagick (screenshots), ffmpeg (video outputs),
 # unzip (the test Piper voice comes out of a wheel).
-packages=(cmake pkg-config libasound2-dev espeak-ng sox xvfb xauth mesa-vulkan-drivers libvulkan1 imagemagick ffmpeg python3 unzip)
+packages=(cmake pkg-config libasound2-dev libclang-dev espeak-ng sox xvfb xauth mesa-vulkan-drivers libvulkan1 imagemagick ffmpeg python3 unzip)
 
 install_system() {
   if ! command -v apt-get >/dev/null 2>&1; then
