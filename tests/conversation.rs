@@ -296,3 +296,50 @@ fn persona_run_from_files_prints_turns_and_writes_voice_and_frames() {
     let n = std::fs::read_dir(&frames).unwrap().count();
     assert!((50..=300).contains(&n), "{n} frames");
 }
+
+#[test]
+fn a_failing_llm_ends_its_turn_visibly_and_the_next_turn_works() {
+    let models = persona::require_models!("silero_vad.onnx", "ggml-tiny.en.bin", "kokoro-v1.0.int8.onnx");
+    use persona::llm::Fault;
+    // In order: garbage in the middle of a reply, a server error, then a slow but good reply.
+    let server = ScriptServer::with_replies(vec![
+        ScriptedReply::text("Once upon a time, there was a small fox who lived in a quiet wood.")
+            .fault(Fault::NotJsonAfter(6)),
+        ScriptedReply::status(500, "the model crashed"),
+        ScriptedReply::text("My name is Mira.").first_token_after(Duration::from_secs(2)),
+    ])
+    .unwrap();
+    let mut s = setup(&models, &server);
+    s.settings.llm.retries = 0;
+    let dir = tempfile::tempdir().unwrap();
+    let input = conversation_wav(
+        dir.path(),
+        &[("Tell me a story.", 7.0), ("Are you still there?", 5.0), ("What is your name?", 6.0)],
+    );
+    let r = run(&s, &input, &dir.path().join("reply.wav"), None);
+    let failed: Vec<&String> = r
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::TurnFailed { error, .. } => Some(error),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed.len(), 2, "{:?}", r.events);
+    assert!(failed[0].contains("JSON"), "{}", failed[0]);
+    assert!(failed[1].contains("500"), "{}", failed[1]);
+    let replies: Vec<String> = r
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::TurnEnded { reply, .. } => Some(reply.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replies.len(), 3, "{replies:?}");
+    assert!(replies[0].starts_with("Once upon a time"), "what came before the garbage is kept: {replies:?}");
+    assert_eq!(replies[2], "My name is Mira.");
+    // What arrived before the garbage was spoken.
+    let heard = whisper(&models).transcribe(&r.output.to_mono_at(16_000)).unwrap().text.to_lowercase();
+    assert!(heard.contains("time") && heard.contains("mira"), "{heard}");
+}

@@ -252,11 +252,21 @@ impl OpenAiClient {
                 Some(Err(e)) => return Err(LlmError::Network { reason: chain(&e) }.into()),
                 None => parser.finish(),
             };
+            // A bad event ends the stream, but what came before it in the same network chunk is still passed on:
+            // those words were really sent and may already be on their way to the voice.
+            let mut bad = Ok(());
             for event in sse {
-                decoder.event(event, &mut events)?;
+                if let Err(e) = decoder.event(event, &mut events) {
+                    bad = Err(e);
+                    break;
+                }
                 if decoder.is_done() {
                     break;
                 }
+            }
+            if bad.is_err() {
+                forward(tx, std::mem::take(&mut events), passed_on).await?;
+                bad?;
             }
             let end = if ended { decoder.end_of_stream(&mut events) } else { Ok(()) };
             forward(tx, std::mem::take(&mut events), passed_on).await?;
