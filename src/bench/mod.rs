@@ -37,6 +37,11 @@ pub const AREAS: &[Area] = &[
         run: crate::rvc::bench::run,
     },
     Area {
+        name: "conversation",
+        about: "scripted conversations at real-time pace: each turn stage (median, p95), peak memory, idle CPU",
+        run: crate::pipeline::bench::run,
+    },
+    Area {
         name: "avatar",
         about: "rig evaluation per frame, 1080×1920 render + readback fps",
         run: crate::avatar::bench::run,

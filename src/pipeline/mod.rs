@@ -1,6 +1,7 @@
 //! The conversation: services wired from settings, the turn state machine, barge-in, metrics.
 
 pub mod barge_in;
+pub mod bench;
 pub mod conversation;
 pub mod metrics;
 pub mod show;
