@@ -846,13 +846,12 @@ impl Conductor {
             }
         }
         let Some(turn) = self.turn.as_mut() else { return };
-        if let Some(h) = heard.as_ref().filter(|h| h.turn == turn.id && h.playing) {
-            let _ = h;
-            if turn.clock.first_played.is_none() {
-                turn.clock.stamp(Step::FirstPlayed, Instant::now());
-                self.status.write().unwrap_or_else(|e| e.into_inner()).state = ConversationState::Speaking;
-                self.status.write().unwrap_or_else(|e| e.into_inner()).llm = Health::Ok;
-            }
+        let playing_this_turn = heard.as_ref().is_some_and(|h| h.turn == turn.id && h.playing);
+        if playing_this_turn && turn.clock.first_played.is_none() {
+            turn.clock.stamp(Step::FirstPlayed, Instant::now());
+            let mut s = self.status.write().unwrap_or_else(|e| e.into_inner());
+            s.state = ConversationState::Speaking;
+            s.llm = Health::Ok;
         }
         let all_spoken = turn.llm_done && turn.chunks_done >= turn.chunks_released;
         if all_spoken && self.playback.lock().map(|p| p.is_idle()).unwrap_or(true) {
@@ -883,11 +882,8 @@ impl Conductor {
                 interrupted: false,
             });
         }
-        match turn.error {
-            Some(error) => {
-                let _ = self.events.send(Event::TurnFailed { turn: turn.id, error });
-            }
-            None => {}
+        if let Some(error) = turn.error {
+            let _ = self.events.send(Event::TurnFailed { turn: turn.id, error });
         }
         let _ = self.events.send(Event::TurnEnded { turn: turn.id, reply: turn.display, latency, interrupted: false });
     }
