@@ -109,6 +109,8 @@ pub struct EchoCanceller {
     /// Residual echo suppression: the filter's leak (residual over estimate) and the current output gain.
     leak: f32,
     gain: f32,
+    /// Far-end blocks in a row that were pure silence.
+    silent_blocks: usize,
 }
 
 impl EchoCanceller {
@@ -142,6 +144,7 @@ impl EchoCanceller {
             out_energy: 0.0,
             leak: 1.0,
             gain: 1.0,
+            silent_blocks: 0,
         }
     }
 
@@ -182,6 +185,19 @@ impl EchoCanceller {
     }
 
     fn block(&mut self, mic: &[f32; BLOCK], far: &[f32; BLOCK], out: &mut Vec<f32>) {
+        // While nothing has played for longer than the filter's span there is no echo to remove: the microphone
+        // passes through untouched and the filters rest (listening to silence costs almost nothing). The history
+        // then holds only silence, which is what it would have computed.
+        if far.iter().all(|v| *v == 0.0) {
+            self.silent_blocks = self.silent_blocks.saturating_add(1);
+        } else {
+            self.silent_blocks = 0;
+        }
+        if self.silent_blocks > self.history.len() + 1 {
+            self.gain = 1.0;
+            out.extend_from_slice(mic);
+            return;
+        }
         // Far-end spectrum of [previous block, this block] (overlap-save).
         self.far_window.copy_within(BLOCK.., 0);
         self.far_window[BLOCK..].copy_from_slice(far);

@@ -67,7 +67,14 @@ fn cpu_seconds() -> Option<f64> {
     Some(ticks / 100.0)
 }
 
-fn run_file(ctx: &Context, input: &std::path::Path, dir: &std::path::Path, url: &str) -> anyhow::Result<Vec<Event>> {
+/// Runs one conversation from a file; returns its events and the CPU seconds and wall time it used after the
+/// models were loaded (the CPU figure is None where the platform does not tell).
+fn run_file(
+    ctx: &Context,
+    input: &std::path::Path,
+    dir: &std::path::Path,
+    url: &str,
+) -> anyhow::Result<(Vec<Event>, Option<f64>, Duration)> {
     let mut settings = ctx.settings.clone();
     settings.llm.endpoint = url.to_owned();
     settings.conversation.keep_log = false;
@@ -80,6 +87,7 @@ fn run_file(ctx: &Context, input: &std::path::Path, dir: &std::path::Path, url: 
         print: false,
     };
     let conversation = Conversation::start(settings, &ctx.paths, character, services, options)?;
+    let (cpu0, t0) = (cpu_seconds(), Instant::now());
     let mut events = Vec::new();
     for e in conversation.events.iter() {
         if matches!(e, Event::Finished) {
@@ -88,7 +96,8 @@ fn run_file(ctx: &Context, input: &std::path::Path, dir: &std::path::Path, url: 
         events.push(e);
     }
     conversation.wait()?;
-    Ok(events)
+    let cpu = cpu0.zip(cpu_seconds()).map(|(a, b)| b - a);
+    Ok((events, cpu, t0.elapsed()))
 }
 
 pub fn run(ctx: &Context) -> anyhow::Result<()> {
@@ -102,11 +111,10 @@ pub fn run(ctx: &Context) -> anyhow::Result<()> {
     // Idle: ten seconds of silence, listened to.
     let silence = dir.path().join("silence.wav");
     write_wav(&silence, &Audio::mono(vec![0.0; 16_000 * 10], 16_000))?;
-    let (cpu0, t0) = (cpu_seconds(), Instant::now());
-    run_file(ctx, &silence, dir.path(), &url)?;
-    let idle = match (cpu0, cpu_seconds()) {
-        (Some(a), Some(b)) => format!("{:.1}% of one core", 100.0 * (b - a) / t0.elapsed().as_secs_f64()),
-        _ => "not measured on this platform".into(),
+    let (_, cpu, wall) = run_file(ctx, &silence, dir.path(), &url)?;
+    let idle = match cpu {
+        Some(cpu) => format!("{:.1}% of one core", 100.0 * cpu / wall.as_secs_f64()),
+        None => "not measured on this platform".into(),
     };
 
     // The conversation.
@@ -117,7 +125,7 @@ pub fn run(ctx: &Context) -> anyhow::Result<()> {
     }
     let input = dir.path().join("conversation.wav");
     write_wav(&input, &Audio::mono(audio, 16_000))?;
-    let events = run_file(ctx, &input, dir.path(), &url)?;
+    let (events, _, _) = run_file(ctx, &input, dir.path(), &url)?;
     let latencies: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
