@@ -67,7 +67,8 @@ impl MouthParams {
         ]
     }
 
-    pub fn from_values(v: [f32; 9]) -> MouthParams {
+    /// From values in `PARAM_NAMES` order.
+    pub const fn from_values(v: [f32; 9]) -> MouthParams {
         MouthParams {
             mouth_open_y: v[0],
             jaw_open: v[1],
@@ -106,17 +107,7 @@ impl MouthParams {
 
 /// open, jaw, form, shrug, funnel, pucker_widen, press_lip_open, x, cheek.
 const fn pose(v: [f32; 9]) -> MouthParams {
-    MouthParams {
-        mouth_open_y: v[0],
-        jaw_open: v[1],
-        mouth_form: v[2],
-        mouth_shrug: v[3],
-        mouth_funnel: v[4],
-        mouth_pucker_widen: v[5],
-        mouth_press_lip_open: v[6],
-        mouth_x: v[7],
-        cheek_puff_c: v[8],
-    }
+    MouthParams::from_values(v)
 }
 
 /// The pose of one IPA sound (its first letter decides; length marks and diacritics do not change the shape).
