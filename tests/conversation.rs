@@ -102,6 +102,19 @@ fn run(s: &Setup, input: &Path, output: &Path, room: Option<SimulatedRoom>) -> R
     Run { events, mouth, output: read_wav(output).unwrap() }
 }
 
+impl Run {
+    /// The reply of every turn that ended, in order.
+    fn replies(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::TurnEnded { reply, .. } => Some(reply.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 fn whisper(models: &Path) -> Whisper {
     let mut asr = persona::config::AsrSettings::default();
     asr.initial_prompt = "Mira".into();
@@ -244,14 +257,7 @@ fn interruption_stops_the_reply_and_keeps_only_what_was_heard() {
     assert!(!heard.is_empty() && long.starts_with(heard.as_str()) && heard.len() < long.len(), "kept: \"{heard}\"");
 
     // The next turn answers the new question.
-    let replies: Vec<String> = r
-        .events
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Event::TurnEnded { reply, .. } => Some(reply.clone()),
-            _ => None,
-        })
-        .collect();
+    let replies = r.replies();
     assert_eq!(replies, ["Okay, I will stop."]);
     let log = std::fs::read_to_string(s.paths.logs_dir().join("mira.jsonl")).unwrap();
     let records: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -328,14 +334,7 @@ fn a_failing_llm_ends_its_turn_visibly_and_the_next_turn_works() {
     assert_eq!(failed.len(), 2, "{:?}", r.events);
     assert!(failed[0].contains("JSON"), "{}", failed[0]);
     assert!(failed[1].contains("500"), "{}", failed[1]);
-    let replies: Vec<String> = r
-        .events
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Event::TurnEnded { reply, .. } => Some(reply.clone()),
-            _ => None,
-        })
-        .collect();
+    let replies = r.replies();
     assert_eq!(replies.len(), 3, "{replies:?}");
     assert!(replies[0].starts_with("Once upon a time"), "what came before the garbage is kept: {replies:?}");
     assert_eq!(replies[2], "My name is Mira.");
