@@ -113,7 +113,14 @@ pub fn run(config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
         services,
         RunOptions { input, output, simulated_room, print: true },
     )
-    .context("cannot start the conversation")?;
+    .with_context(|| {
+        if args.input.is_none() || wav.is_none() {
+            "cannot start the conversation. Check the audio devices (`persona doctor` lists them; set \
+             audio.input_device / audio.output_device), or let files stand in: --input FILE.wav --output FILE.wav"
+        } else {
+            "cannot start the conversation"
+        }
+    })?;
     let stop_show = tokio_util::sync::CancellationToken::new();
     let show = match avatar {
         Some(avatar) => {
