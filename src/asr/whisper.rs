@@ -237,11 +237,15 @@ impl Whisper {
 
         let mut segments = Vec::new();
         let mut words: Vec<Word> = Vec::new();
-        // Per word: the bytes of its tokens (a character may be split across tokens), start, and whether the
-        // next word's start should close it.
+        // Per word: the bytes of its tokens (a character may be split across tokens), start, end, probability.
         let mut pending: Option<(Vec<u8>, f32, f32, f32)> = None;
         let cs = |t: i64| (t.max(0) as f32 / 100.0).min(duration);
         let eot = self.eot;
+        // whisper.cpp gives each text token the time its DTW path *leaves* it: the cross-attention row of input
+        // token k is where the model predicts token k + 1, and whisper.cpp pairs the row with token k. So a
+        // token's `t_dtw` is its end, and its start is the previous token's `t_dtw`. The first token has no
+        // predecessor: its start is where the audio's energy first rises (the path itself starts at 0).
+        let mut previous_end: Option<f32> = None;
         for seg in self.state.as_iter() {
             let text = seg.to_str_lossy().map_err(|e| AsrError::Whisper(e.to_string()))?.into_owned();
             let (seg_start, seg_end) = (cs(seg.start_timestamp()), cs(seg.end_timestamp()));
@@ -254,13 +258,18 @@ impl Whisper {
                     continue;
                 }
                 let bytes = tok.to_bytes().unwrap_or_default();
-                let start = if self.dtw && data.t_dtw >= 0 { cs(data.t_dtw) } else { cs(data.t0) };
-                let end = cs(data.t1).max(start);
+                let (start, end) = if self.dtw && data.t_dtw >= 0 {
+                    let end = cs(data.t_dtw);
+                    let start = previous_end.unwrap_or_else(|| speech_onset(audio_16k, end));
+                    previous_end = Some(end);
+                    (start.min(end), end)
+                } else {
+                    let start = cs(data.t0);
+                    (start, cs(data.t1).max(start))
+                };
                 let new_word = bytes.first() == Some(&b' ') || pending.is_none();
                 if new_word {
                     if let Some((b, s, e, p)) = pending.take() {
-                        // A word ends where the next begins, unless the token times say it ended earlier.
-                        let e = if self.dtw { start.max(s) } else { e };
                         push_word(&mut words, &b, s, e, p);
                     }
                     pending = Some((bytes.to_vec(), start, end, data.p));
@@ -271,8 +280,9 @@ impl Whisper {
                 }
             }
             // Words do not run across segments.
-            if let Some((b, s, _, p)) = pending.take() {
-                push_word(&mut words, &b, s, seg_end.max(s), p);
+            if let Some((b, s, e, p)) = pending.take() {
+                let e = if self.dtw { e } else { seg_end.max(s) };
+                push_word(&mut words, &b, s, e, p);
             }
         }
         let kept = clean_segments(segments);
@@ -284,6 +294,20 @@ impl Whisper {
             t.words.clear();
         }
         Ok(t)
+    }
+}
+
+/// Where speech starts in `audio` (16 kHz), searched before `before` seconds: the first 10 ms frame whose loudness
+/// reaches a tenth of the loudest frame's. Falls back to 100 ms before `before`.
+fn speech_onset(audio: &[f32], before: f32) -> f32 {
+    const FRAME: usize = SAMPLE_RATE as usize / 100;
+    let rms: Vec<f32> =
+        audio.chunks(FRAME).map(|c| (c.iter().map(|x| x * x).sum::<f32>() / c.len() as f32).sqrt()).collect();
+    let peak = rms.iter().copied().fold(0.0f32, f32::max);
+    let last = ((before * 100.0) as usize).min(rms.len());
+    match rms[..last].iter().position(|&r| peak > 0.0 && r >= peak * 0.1) {
+        Some(i) => i as f32 / 100.0,
+        None => (before - 0.1).max(0.0),
     }
 }
 
