@@ -103,32 +103,41 @@ fn round_trip(synth: &mut dyn Synthesizer, asr: &mut Whisper, label: &str) {
         let audio16 = persona::audio::resample(&speech.samples, speech.sample_rate, 16_000);
         let heard = asr.transcribe(&audio16).unwrap();
         diffs.extend(start_differences(&speech, &heard.words));
+        if std::env::var("DEBUG_WORDS").is_ok() {
+            let o: Vec<String> =
+                speech.timeline.words.iter().map(|w| format!("{}@{:.2}-{:.2}", w.text, w.start_s, w.end_s)).collect();
+            let t: Vec<String> =
+                heard.words.iter().map(|w| format!("{}@{:.2}-{:.2}", w.text, w.start_s, w.end_s)).collect();
+            eprintln!("OURS  {}\nWHISP {}", o.join(" "), t.join(" "));
+        }
         refs.push(text.to_owned());
         hyps.push(heard.text.clone());
     }
     let rate = wer::word_error_rate(&refs.join(" "), &hyps.join(" "));
-    // Whisper's DTW word times run late by a roughly constant amount (the token's attention peak, not its onset);
-    // that lag is taken out before comparing. Our timelines start at the audio's own onset, so a shift of ours
-    // would show as a lag far from Whisper's usual one, which is bounded here.
+    // Both sides are exact in principle: our timelines come from the TTS model's own phoneme durations, Whisper's
+    // word starts from its cross-attention alignment (DTW). What is left is Whisper tiny's scatter: it stretches
+    // short words ("the", "in") and squeezes the next one, by 100-300 ms at times.
     let mut sorted = diffs.clone();
     sorted.sort_by(f64::total_cmp);
-    let lag = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
-    let share = |tol: f64| diffs.iter().filter(|d| (*d - lag).abs() <= tol).count() as f64 / diffs.len().max(1) as f64;
+    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+    let share = |tol: f64| diffs.iter().filter(|d| d.abs() <= tol).count() as f64 / diffs.len().max(1) as f64;
     eprintln!(
-        "{label}: WER {:.1}%; Whisper lag {:.0} ms; word starts within 80 ms: {:.0}%, within 150 ms: {:.0}% of {}",
+        "{label}: WER {:.1}%; median start difference {:+.0} ms; word starts within 80 ms: {:.0}%, within 150 ms: \
+         {:.0}% of {}",
         rate * 100.0,
-        -lag * 1000.0,
+        median * 1000.0,
         share(0.08) * 100.0,
         share(0.15) * 100.0,
         diffs.len()
     );
     assert!(rate <= 0.10, "{label}: WER {rate}\nheard: {hyps:#?}");
     assert!(diffs.len() >= 60, "{label}: too few words matched to check timing ({})", diffs.len());
-    assert!(lag.abs() <= 0.5, "{label}: our words are {lag:.2} s off Whisper's as a whole");
-    // The issue asks for 80% within 80 ms. Measured on this machine (whisper tiny.en, DTW word times): 39-45%
-    // within 80 ms and 68-81% within 150 ms, so that goal is not met yet; Whisper tiny's own word times scatter
-    // by about ±100 ms. What is asserted is the level that holds with margin: 80% within 250 ms.
-    assert!(share(0.25) >= 0.8, "{label}: only {:.0}% of word starts within 250 ms: {diffs:?}", share(0.25) * 100.0);
+    assert!(median.abs() <= 0.06, "{label}: our words are {median:.3} s off Whisper's as a whole");
+    // The issue asks for 80% within 80 ms. Measured here: Piper 79-81%, Kokoro 72-78% (whisper tiny.en; the
+    // misses are mostly Whisper's, see above). Asserted with margin for run-to-run variation: 60% within 80 ms and
+    // 80% within 150 ms.
+    assert!(share(0.08) >= 0.6, "{label}: only {:.0}% of word starts within 80 ms: {diffs:?}", share(0.08) * 100.0);
+    assert!(share(0.15) >= 0.8, "{label}: only {:.0}% of word starts within 150 ms: {diffs:?}", share(0.15) * 100.0);
 }
 
 #[test]

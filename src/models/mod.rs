@@ -3,3 +3,4 @@
 pub mod fetch;
 pub mod manifest;
 pub mod onnxruntime;
+pub mod protobuf;

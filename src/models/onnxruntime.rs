@@ -145,20 +145,58 @@ pub fn loaded_version() -> Option<(PathBuf, String)> {
 
 /// Opens an ONNX model with `threads` intra-op threads (never more than the machine has).
 pub fn open_session(models_dir: &Path, model: &Path, threads: usize) -> Result<Session, OrtError> {
+    open_session_with(models_dir, model, threads, |b| b.commit_from_file(model))
+}
+
+/// Like [`open_session`] for a model already in memory (an edited copy of the file `model`, named in errors).
+pub fn open_session_from_memory(
+    models_dir: &Path,
+    model: &Path,
+    bytes: &[u8],
+    threads: usize,
+) -> Result<Session, OrtError> {
+    open_session_with(models_dir, model, threads, |b| b.commit_from_memory(bytes))
+}
+
+/// Opens `model` with the intermediate tensor `output` (of element type `elem`) added to its outputs, and says
+/// which output it is. A model that has no such tensor, or that ONNX Runtime refuses once edited, is opened as it
+/// is, with `None`.
+pub fn open_session_with_output(
+    models_dir: &Path,
+    model: &Path,
+    threads: usize,
+    output: &str,
+    elem: crate::models::protobuf::Elem,
+) -> Result<(Session, Option<usize>), OrtError> {
+    let edited = std::fs::read(model).ok().and_then(|b| crate::models::protobuf::with_extra_output(&b, output, elem));
+    if let Some(bytes) = edited
+        && let Ok(session) = open_session_from_memory(models_dir, model, &bytes, threads)
+    {
+        let index = session.outputs().iter().position(|o| o.name() == output);
+        return Ok((session, index));
+    }
+    Ok((open_session(models_dir, model, threads)?, None))
+}
+
+fn open_session_with(
+    models_dir: &Path,
+    model: &Path,
+    threads: usize,
+    commit: impl FnOnce(&mut ort::session::builder::SessionBuilder) -> ort::Result<Session>,
+) -> Result<Session, OrtError> {
     let env = environment(models_dir)?;
     if !model.is_file() {
         return Err(OrtError::ModelMissing { path: model.to_owned() });
     }
     let threads = threads.clamp(1, available_cores());
     let invalid = |e: ort::Error| OrtError::ModelInvalid { path: model.to_owned(), reason: e.to_string() };
-    Session::builder(&env)
+    let mut builder = Session::builder(&env)
         .map_err(invalid)?
         .with_intra_threads(threads)
         .map_err(|e| invalid(e.into()))?
         .with_inter_threads(1)
-        .map_err(|e| invalid(e.into()))?
-        .commit_from_file(model)
-        .map_err(invalid)
+        .map_err(|e| invalid(e.into()))?;
+    commit(&mut builder).map_err(invalid)
 }
 
 /// Cores this process may use.

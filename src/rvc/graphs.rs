@@ -6,52 +6,12 @@
 //! shift is measurable in its output. They run through the same ONNX Runtime code paths as real models.
 //!
 //! The writer below emits the few protobuf messages an ONNX file needs (ModelProto, GraphProto, NodeProto,
-//! TensorProto, ValueInfoProto); field numbers are those of `onnx.proto`.
+//! TensorProto), on the wire-format helpers of `models::protobuf`; field numbers are those of `onnx.proto`.
 
 use std::path::Path;
 
-/// ONNX tensor element types used here (values of `TensorProto.DataType`).
-#[derive(Clone, Copy)]
-pub enum Elem {
-    F32 = 1,
-    I64 = 7,
-}
-
-/// A dimension of a graph input or output: fixed, or named (dynamic).
-pub enum Dim {
-    Fixed(i64),
-    Named(&'static str),
-}
-
-// ---- protobuf wire format ----
-
-fn varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn key(out: &mut Vec<u8>, field: u32, wire: u8) {
-    varint(out, ((field as u64) << 3) | wire as u64);
-}
-
-fn int_field(out: &mut Vec<u8>, field: u32, v: i64) {
-    key(out, field, 0);
-    varint(out, v as u64);
-}
-
-fn bytes_field(out: &mut Vec<u8>, field: u32, b: &[u8]) {
-    key(out, field, 2);
-    varint(out, b.len() as u64);
-    out.extend_from_slice(b);
-}
-
-fn float_field(out: &mut Vec<u8>, field: u32, v: f32) {
-    key(out, field, 5);
-    out.extend_from_slice(&v.to_le_bytes());
-}
+pub use crate::models::protobuf::{Dim, Elem};
+use crate::models::protobuf::{bytes_field, float_field, int_field, value_info};
 
 /// An initializer (constant tensor).
 pub struct Tensor {
@@ -109,27 +69,6 @@ pub struct Graph {
     inputs: Vec<Vec<u8>>,
     outputs: Vec<Vec<u8>>,
     metadata: Vec<(String, String)>,
-}
-
-fn value_info(name: &str, elem: Elem, dims: &[Dim]) -> Vec<u8> {
-    let mut shape = Vec::new();
-    for d in dims {
-        let mut dim = Vec::new();
-        match d {
-            Dim::Fixed(v) => int_field(&mut dim, 1, *v),
-            Dim::Named(s) => bytes_field(&mut dim, 2, s.as_bytes()),
-        }
-        bytes_field(&mut shape, 1, &dim);
-    }
-    let mut tensor_type = Vec::new();
-    int_field(&mut tensor_type, 1, elem as i64);
-    bytes_field(&mut tensor_type, 2, &shape);
-    let mut type_proto = Vec::new();
-    bytes_field(&mut type_proto, 1, &tensor_type);
-    let mut out = Vec::new();
-    bytes_field(&mut out, 1, name.as_bytes());
-    bytes_field(&mut out, 2, &type_proto);
-    out
 }
 
 impl Graph {

@@ -2,7 +2,13 @@
 //!
 //! Interface (see the models README): `tokens` i64 `[1, n]` with a 0 pad at both ends (n ≤ 512), `style` f32
 //! `[1, 256]` = row `min(phoneme tokens, 509)` of the voice file (raw f32 `[510, 1, 256]`), `speed` f32 `[1]`;
-//! output `audio` f32. The model gives no durations, so timelines are estimated (`timeline.rs`).
+//! output `audio` f32.
+//!
+//! Timelines are exact: the model computes how many frames each token sounds for (the duration predictor's
+//! rounded output) and lays the audio out by it. The published exports do not return that tensor, so at load the
+//! graph gets one more output naming it ([`DURATIONS`], an edit of the model bytes in memory); a model exported
+//! with its own `duration(s)` output is read directly. A model with neither gets an estimated timeline
+//! (`timeline.rs`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,9 +17,15 @@ use ort::session::Session;
 use ort::value::Tensor;
 
 use super::espeak::{Espeak, Phonemized, PhonemizedClause};
+use super::timeline::TokenChar;
 use super::{Speech, Synthesizer, Timeline, TtsError, text, timeline};
 use crate::config::{Paths, TtsSettings};
-use crate::models::onnxruntime::open_session;
+use crate::models::onnxruntime::open_session_with_output;
+use crate::models::protobuf::Elem;
+
+/// The tensor of Kokoro v1.0's ONNX export that holds each token's duration in frames (int64, pads included):
+/// the duration predictor's output after rounding and clamping, just before the alignment is built from it.
+pub const DURATIONS: &str = "/encoder/Cast_output_0";
 
 pub const SAMPLE_RATE: u32 = 24_000;
 /// Phoneme tokens one call can take (the model's context is 512 with the two pads).
@@ -125,19 +137,23 @@ pub fn load_vocab(path: &Path) -> Result<HashMap<char, i64>, TtsError> {
 
 /// espeak-ng's IPA as Kokoro was trained on it.
 pub fn fix_up(ipa: &str) -> String {
-    ipa.chars()
-        .map(|c| match c {
-            'r' => 'ɹ',
-            'x' => 'k',
-            'ɬ' => 'l',
-            'ʲ' => 'j',
-            c => c,
-        })
-        .collect()
+    ipa.chars().map(fix_up_char).collect()
+}
+
+fn fix_up_char(c: char) -> char {
+    match c {
+        'r' => 'ɹ',
+        'x' => 'k',
+        'ɬ' => 'l',
+        'ʲ' => 'j',
+        c => c,
+    }
 }
 
 pub struct Kokoro {
     session: Session,
+    /// Index of the session output holding per-token durations, when the model gives them.
+    durations: Option<usize>,
     vocab: HashMap<char, i64>,
     voice: Voice,
     espeak: Espeak,
@@ -179,8 +195,13 @@ impl Kokoro {
     ) -> Result<Kokoro, TtsError> {
         let voice = Voice::load(voices_dir, voice)?;
         let vocab = load_vocab(vocab)?;
-        let session = open_session(models_dir, model, crate::models::onnxruntime::available_cores())?;
-        Ok(Kokoro { session, vocab, voice, espeak, speed: speed.clamp(0.5, 2.0) })
+        let (session, durations) = open_with_durations(models_dir, model)?;
+        Ok(Kokoro { session, durations, vocab, voice, espeak, speed: speed.clamp(0.5, 2.0) })
+    }
+
+    /// Whether timelines come from the model's own durations (exact) rather than estimates.
+    pub fn has_durations(&self) -> bool {
+        self.durations.is_some()
     }
 
     /// Changes the voice (name or blend) without reloading the model.
@@ -189,27 +210,20 @@ impl Kokoro {
         Ok(())
     }
 
-    /// Token ids of a piece: each word's phonemes, spaces between words, clause punctuation kept.
-    fn tokens(&self, p: &Phonemized) -> Vec<i64> {
-        let mut s = String::new();
-        for (ci, c) in p.clauses.iter().enumerate() {
-            for (wi, w) in c.words.iter().enumerate() {
-                if wi > 0 {
-                    s.push(' ');
-                }
-                s.push_str(&fix_up(&w.ipa));
-            }
-            if let Some(e) = c.end {
-                s.push(e);
-            }
-            if ci + 1 < p.clauses.len() {
-                s.push(' ');
-            }
-        }
-        s.chars().filter_map(|c| self.vocab.get(&c).copied()).collect()
+    /// The tokens of a piece, with what each stands for (see [`timeline::token_chars`]); characters the vocab
+    /// lacks are left out.
+    fn token_chars(&self, p: &Phonemized) -> Vec<(i64, TokenChar)> {
+        timeline::token_chars(p).into_iter().filter_map(|t| Some((*self.vocab.get(&fix_up_char(t.ipa))?, t))).collect()
     }
 
-    fn run(&mut self, tokens: &[i64]) -> Result<Vec<f32>, TtsError> {
+    /// Token ids of a piece (see [`Kokoro::token_chars`]).
+    fn tokens(&self, p: &Phonemized) -> Vec<i64> {
+        self.token_chars(p).into_iter().map(|(id, _)| id).collect()
+    }
+
+    /// Runs the model on one part: its audio, and each token's duration in frames (the two pads included) when
+    /// the model gives them.
+    fn run(&mut self, tokens: &[i64]) -> Result<(Vec<f32>, Option<Vec<i64>>), TtsError> {
         let inf = |e: ort::Error| TtsError::Inference(e.to_string());
         let mut ids = Vec::with_capacity(tokens.len() + 2);
         ids.push(0);
@@ -224,8 +238,41 @@ impl Kokoro {
         };
         let out = self.session.run(inputs).map_err(inf)?;
         let (_, audio) = out[0].try_extract_tensor::<f32>().map_err(inf)?;
-        Ok(audio.to_vec())
+        let durations = match self.durations {
+            Some(i) => {
+                let (_, d) = out[i].try_extract_tensor::<i64>().map_err(inf)?;
+                Some(d.to_vec()).filter(|d| d.len() == n)
+            }
+            None => None,
+        };
+        Ok((audio.to_vec(), durations))
     }
+
+    /// One part's audio and its timeline: exact from the model's durations when it gives them.
+    fn speak_part(&mut self, p: &Phonemized) -> Result<(Vec<f32>, Option<Timeline>), TtsError> {
+        let chars = self.token_chars(p);
+        if chars.is_empty() {
+            return Ok((Vec::new(), None));
+        }
+        let ids: Vec<i64> = chars.iter().map(|(id, _)| *id).collect();
+        let (audio, durations) = self.run(&ids)?;
+        let Some(frames) = durations else { return Ok((audio, None)) };
+        let pad = TokenChar { ipa: ' ', word: None };
+        let tokens: Vec<TokenChar> =
+            std::iter::once(pad).chain(chars.into_iter().map(|(_, t)| t)).chain(std::iter::once(pad)).collect();
+        let seconds: Vec<f64> = frames.iter().map(|&f| f.max(0) as f64).collect();
+        let timeline = timeline::from_durations(p, &tokens, &seconds, &audio, SAMPLE_RATE);
+        Ok((audio, Some(timeline)))
+    }
+}
+
+/// Opens the model so that it also returns each token's duration: [`DURATIONS`] added as an output, or the
+/// model's own `duration(s)` output. A model where neither works is opened as it is.
+fn open_with_durations(models_dir: &Path, model: &Path) -> Result<(Session, Option<usize>), TtsError> {
+    let threads = crate::models::onnxruntime::available_cores();
+    let (session, index) = open_session_with_output(models_dir, model, threads, DURATIONS, Elem::I64)?;
+    let own = session.outputs().iter().position(|o| matches!(o.name(), "duration" | "durations"));
+    Ok((session, index.or(own)))
 }
 
 /// Splits a piece into parts of at most `max` tokens, at clause ends where possible, else between words.
@@ -272,17 +319,17 @@ pub fn split_to_fit(p: &Phonemized, count: impl Fn(&Phonemized) -> usize, max: u
     parts
 }
 
-/// Synthesizes each part and joins audio and timelines.
+/// Synthesizes each part and joins audio and timelines (the engine's own timeline of a part, or an estimate).
 pub(crate) fn join_parts(
     parts: Vec<Phonemized>,
     rate: u32,
-    mut synth: impl FnMut(&Phonemized) -> Result<Vec<f32>, TtsError>,
+    mut synth: impl FnMut(&Phonemized) -> Result<(Vec<f32>, Option<Timeline>), TtsError>,
 ) -> Result<Speech, TtsError> {
     let mut samples = Vec::new();
     let mut tl = Timeline::default();
     for part in parts {
-        let audio = synth(&part)?;
-        let t = timeline::estimate(&part, &audio, rate);
+        let (audio, exact) = synth(&part)?;
+        let t = exact.unwrap_or_else(|| timeline::estimate(&part, &audio, rate));
         let dt = samples.len() as f64 / rate as f64;
         let wo = tl.words.len();
         // Word char offsets are already into the whole text.
@@ -299,13 +346,7 @@ impl Synthesizer for Kokoro {
         let clauses = text::clauses(text)?;
         let phonemized = self.espeak.phonemize(&clauses)?;
         let parts = split_to_fit(&phonemized, |p| self.tokens(p).len(), MAX_TOKENS);
-        join_parts(parts, SAMPLE_RATE, |p| {
-            let tokens = self.tokens(p);
-            if tokens.is_empty() {
-                return Ok(Vec::new());
-            }
-            self.run(&tokens)
-        })
+        join_parts(parts, SAMPLE_RATE, |p| self.speak_part(p))
     }
 
     fn sample_rate(&self) -> u32 {

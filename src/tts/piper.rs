@@ -2,6 +2,11 @@
 //!
 //! Inputs `input` i64 `[1, n]`, `input_lengths` i64 `[1]`, `scales` f32 `[3]` (noise, length, noise_w), and `sid`
 //! i64 `[1]` for multi-speaker voices. Ids: `^`, then each phoneme's ids each followed by the pad `_`, then `$`.
+//!
+//! Timelines are exact: VITS decides how many frames each id sounds for (`w_ceil`, the rounded-up durations)
+//! and lays the audio out by them. Piper's exports do not return them, so the graph gets [`DURATIONS`] as one
+//! more output at load (an edit of the model bytes in memory); a voice without that tensor gets an estimated
+//! timeline.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,9 +16,14 @@ use ort::value::Tensor;
 
 use super::espeak::{Espeak, Phonemized};
 use super::kokoro::{join_parts, split_to_fit};
-use super::{Speech, Synthesizer, TtsError, text};
+use super::timeline::{self, TokenChar};
+use super::{Speech, Synthesizer, Timeline, TtsError, text};
 use crate::config::{Paths, TtsSettings};
-use crate::models::onnxruntime::open_session;
+use crate::models::onnxruntime::open_session_with_output;
+use crate::models::protobuf::Elem;
+
+/// The tensor of Piper's VITS export that holds each id's duration in frames (f32 `[1, 1, n]`, rounded up).
+pub const DURATIONS: &str = "/Ceil_output_0";
 
 /// The parts of a voice's `.onnx.json` that synthesis needs.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -52,6 +62,8 @@ const MAX_IDS: usize = 1000;
 
 pub struct Piper {
     session: Session,
+    /// Index of the session output holding per-id durations, when the voice gives them.
+    durations: Option<usize>,
     config: VoiceConfig,
     map: HashMap<char, Vec<i64>>,
     espeak: Espeak,
@@ -113,40 +125,51 @@ impl Piper {
                 });
             }
         }
-        let session = open_session(models_dir, model, crate::models::onnxruntime::available_cores())?;
-        Ok(Piper { session, config, map, espeak, speaker, speed: speed.clamp(0.5, 2.0) })
+        let threads = crate::models::onnxruntime::available_cores();
+        let (session, durations) = open_session_with_output(models_dir, model, threads, DURATIONS, Elem::F32)?;
+        Ok(Piper { session, durations, config, map, espeak, speaker, speed: speed.clamp(0.5, 2.0) })
     }
 
-    fn ids(&self, p: &Phonemized) -> Vec<i64> {
-        let mut s = String::new();
-        for (ci, c) in p.clauses.iter().enumerate() {
-            for (wi, w) in c.words.iter().enumerate() {
-                if wi > 0 {
-                    s.push(' ');
-                }
-                s.push_str(&w.ipa);
-            }
-            if let Some(e) = c.end {
-                s.push(e);
-            }
-            if ci + 1 < p.clauses.len() {
-                s.push(' ');
-            }
-        }
-        let pad = &self.map[&'_'];
-        let mut ids = self.map[&'^'].clone();
-        ids.extend(pad);
-        for c in s.chars() {
-            if let Some(v) = self.map.get(&c) {
-                ids.extend(v);
-                ids.extend(pad);
+    /// Whether timelines come from the voice's own durations (exact) rather than estimates.
+    pub fn has_durations(&self) -> bool {
+        self.durations.is_some()
+    }
+
+    /// The ids of a piece, each with what it stands for: `^`, each character's ids followed by the pad `_`
+    /// (a pad inside a word belongs to the word), `$`.
+    fn id_chars(&self, p: &Phonemized) -> Vec<(i64, TokenChar)> {
+        let none = |c: char| TokenChar { ipa: c, word: None };
+        let mut ids: Vec<(i64, TokenChar)> = Vec::new();
+        let mut push = |c: char, t: TokenChar| ids.extend(self.map[&c].iter().map(|&id| (id, t)));
+        push('^', none('^'));
+        push('_', none('_'));
+        for t in timeline::token_chars(p) {
+            if self.map.contains_key(&t.ipa) {
+                push(t.ipa, t);
+                push('_', TokenChar { ipa: '_', word: t.word });
             }
         }
-        ids.extend(&self.map[&'$']);
+        push('$', none('$'));
         ids
     }
 
-    fn run(&mut self, ids: Vec<i64>) -> Result<Vec<f32>, TtsError> {
+    fn ids(&self, p: &Phonemized) -> Vec<i64> {
+        self.id_chars(p).into_iter().map(|(id, _)| id).collect()
+    }
+
+    /// One part's audio and, when the voice gives durations, its exact timeline.
+    fn speak_part(&mut self, p: &Phonemized) -> Result<(Vec<f32>, Option<Timeline>), TtsError> {
+        let chars = self.id_chars(p);
+        let (ids, tokens): (Vec<i64>, Vec<TokenChar>) = chars.into_iter().unzip();
+        let (audio, frames) = self.run(ids)?;
+        let rate = self.config.audio.sample_rate;
+        let timeline =
+            frames.filter(|f| f.len() == tokens.len()).map(|f| timeline::from_durations(p, &tokens, &f, &audio, rate));
+        Ok((audio, timeline))
+    }
+
+    /// Runs the voice: the audio, and each id's duration in frames when the voice gives them.
+    fn run(&mut self, ids: Vec<i64>) -> Result<(Vec<f32>, Option<Vec<f64>>), TtsError> {
         let inf = |e: ort::Error| TtsError::Inference(e.to_string());
         let inference = self.config.inference.clone().unwrap_or(InferenceConfig {
             noise_scale: 0.667,
@@ -164,7 +187,11 @@ impl Piper {
         }
         let out = self.session.run(inputs).map_err(inf)?;
         let (_, audio) = out[0].try_extract_tensor::<f32>().map_err(inf)?;
-        Ok(audio.to_vec())
+        let durations = match self.durations {
+            Some(i) => Some(out[i].try_extract_tensor::<f32>().map_err(inf)?.1.iter().map(|&f| f as f64).collect()),
+            None => None,
+        };
+        Ok((audio.to_vec(), durations))
     }
 }
 
@@ -196,10 +223,7 @@ impl Synthesizer for Piper {
         let phonemized = self.espeak.phonemize(&clauses)?;
         let parts = split_to_fit(&phonemized, |p| self.ids(p).len(), MAX_IDS);
         let rate = self.config.audio.sample_rate;
-        join_parts(parts, rate, |p| {
-            let ids = self.ids(p);
-            self.run(ids)
-        })
+        join_parts(parts, rate, |p| self.speak_part(p))
     }
 
     fn sample_rate(&self) -> u32 {

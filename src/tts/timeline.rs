@@ -155,6 +155,154 @@ pub fn estimate(phonemized: &Phonemized, samples: &[f32], rate: u32) -> Timeline
     place(units, words, samples, rate)
 }
 
+/// What one model token (one IPA character) stands for, for [`from_durations`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TokenChar {
+    /// The character as espeak-ng wrote it (before any model-specific fix-up).
+    pub ipa: char,
+    /// Index of the word (in the piece's order) it belongs to; `None` for spaces, punctuation and padding.
+    pub word: Option<usize>,
+}
+
+/// The characters of a piece as TTS models read them, with the word each belongs to: each word's IPA, a space
+/// between words, clause punctuation kept, a space between clauses.
+pub fn token_chars(p: &Phonemized) -> Vec<TokenChar> {
+    let mut out = Vec::new();
+    let mut wi = 0;
+    for (ci, c) in p.clauses.iter().enumerate() {
+        for (k, w) in c.words.iter().enumerate() {
+            if k > 0 {
+                out.push(TokenChar { ipa: ' ', word: None });
+            }
+            out.extend(w.ipa.chars().map(|ch| TokenChar { ipa: ch, word: Some(wi) }));
+            wi += 1;
+        }
+        if let Some(e) = c.end {
+            out.push(TokenChar { ipa: e, word: None });
+        }
+        if ci + 1 < p.clauses.len() {
+            out.push(TokenChar { ipa: ' ', word: None });
+        }
+    }
+    out
+}
+
+/// The exact timeline of `phonemized` from the model's own duration of each token: `tokens[i]` sounded for
+/// `seconds[i]`, one after another from time 0 (pads and spaces included), over audio `duration_s` long. A word
+/// spans its tokens; its phonemes ([`split_phonemes`]) follow one another inside it, each ending where the model
+/// put its last character (a stress mark's time goes to the phoneme after it); spaces, punctuation and padding
+/// become pauses; a phoneme running into a long silence of `samples` is cut at its edge.
+pub fn from_durations(
+    phonemized: &Phonemized,
+    tokens: &[TokenChar],
+    seconds: &[f64],
+    samples: &[f32],
+    rate: u32,
+) -> Timeline {
+    let duration_s = samples.len() as f64 / rate.max(1) as f64;
+    let mut words: Vec<TimedWord> = phonemized
+        .clauses
+        .iter()
+        .flat_map(|c| &c.words)
+        .map(|w| TimedWord {
+            text: w.word.text.clone(),
+            start_s: f64::NAN,
+            end_s: f64::NAN,
+            char_start: w.word.char_start,
+            char_end: w.word.char_end,
+        })
+        .collect();
+    let ipa: Vec<&str> = phonemized.clauses.iter().flat_map(|c| &c.words).map(|w| w.ipa.as_str()).collect();
+    // Each token's span, scaled so the tokens exactly cover the audio (the model's frames are a fixed hop).
+    let total: f64 = seconds.iter().sum::<f64>().max(1e-9);
+    let scale = duration_s / total;
+    let mut spans = Vec::with_capacity(tokens.len());
+    let mut t = 0.0;
+    for s in seconds {
+        let e = (t + s * scale).min(duration_s);
+        spans.push((t, e));
+        t = e;
+    }
+    let mut phonemes: Vec<TimedPhoneme> = Vec::new();
+    let push_pause = |phonemes: &mut Vec<TimedPhoneme>, a: f64, b: f64| {
+        if b <= a {
+            return;
+        }
+        match phonemes.last_mut() {
+            Some(last) if last.word_index.is_none() && last.phoneme.is_empty() => last.end_s = b,
+            _ => phonemes.push(TimedPhoneme { phoneme: String::new(), start_s: a, end_s: b, word_index: None }),
+        }
+    };
+    let mut i = 0;
+    while i < tokens.len() {
+        let Some(wi) = tokens[i].word else {
+            push_pause(&mut phonemes, spans[i].0, spans[i].1);
+            i += 1;
+            continue;
+        };
+        let mut j = i;
+        while j < tokens.len() && tokens[j].word == Some(wi) {
+            j += 1;
+        }
+        let (word_start, word_end) = (spans[i].0, spans[j - 1].1);
+        if let Some(w) = words.get_mut(wi).filter(|w| w.start_s.is_nan()) {
+            w.start_s = word_start;
+            w.end_s = word_end;
+        }
+        // Each phoneme ends at the end of its last character found among the word's tokens.
+        let mut cursor = word_start;
+        let mut k = i;
+        let labels = split_phonemes(ipa.get(wi).copied().unwrap_or(""));
+        let n_labels = labels.len();
+        for (li, label) in labels.into_iter().enumerate() {
+            let mut end = cursor;
+            for c in label.chars() {
+                if let Some(found) = (k..j).find(|&x| tokens[x].ipa == c) {
+                    end = end.max(spans[found].1);
+                    k = found + 1;
+                }
+            }
+            if li + 1 == n_labels {
+                end = word_end;
+            }
+            phonemes.push(TimedPhoneme { phoneme: label, start_s: cursor, end_s: end, word_index: Some(wi) });
+            cursor = end;
+        }
+        if n_labels == 0 {
+            phonemes.push(TimedPhoneme {
+                phoneme: String::new(),
+                start_s: word_start,
+                end_s: word_end,
+                word_index: Some(wi),
+            });
+        }
+        i = j;
+    }
+    // Words the model got no tokens for (nothing espeak-ng said could be spoken) sit where the next word starts.
+    let mut next = duration_s;
+    for w in words.iter_mut().rev() {
+        if w.start_s.is_nan() {
+            w.start_s = next;
+            w.end_s = next;
+        }
+        next = w.start_s;
+    }
+    if let Some(first) = phonemes.first_mut() {
+        first.start_s = 0.0;
+    }
+    match phonemes.last_mut() {
+        Some(last) => last.end_s = duration_s,
+        None => {
+            phonemes.push(TimedPhoneme { phoneme: String::new(), start_s: 0.0, end_s: duration_s, word_index: None })
+        }
+    }
+    let silent = silent_frames(&frame_db(samples, rate));
+    let first = silent.iter().position(|s| !s).unwrap_or(0);
+    let last = silent.iter().rposition(|s| !s).map_or(silent.len(), |i| i + 1);
+    let span = if first < last { (first, last) } else { (0, silent.len()) };
+    cut_at_silences(phonemes, words, &silent, span, true, duration_s)
+}
+
 /// Estimates a words-only timeline (no phonemes) from the text's words: for audio from engines we cannot
 /// phonemize for (remote TTS without espeak-ng). Each letter counts as a unit of time.
 pub fn estimate_words(words: &[super::text::Word], clause_ends: &[usize], samples: &[f32], rate: u32) -> Timeline {
@@ -183,7 +331,7 @@ pub fn estimate_words(words: &[super::text::Word], clause_ends: &[usize], sample
     t
 }
 
-fn place(units: Vec<Unit>, mut words: Vec<TimedWord>, samples: &[f32], rate: u32) -> Timeline {
+fn place(units: Vec<Unit>, words: Vec<TimedWord>, samples: &[f32], rate: u32) -> Timeline {
     let duration = samples.len() as f64 / rate.max(1) as f64;
     let db = frame_db(samples, rate);
     let silent = silent_frames(&db);
@@ -316,11 +464,25 @@ fn place(units: Vec<Unit>, mut words: Vec<TimedWord>, samples: &[f32], rate: u32
     if prev_end < duration {
         phonemes.push(TimedPhoneme { phoneme: String::new(), start_s: prev_end, end_s: duration, word_index: None });
     }
-    // Long silences hold no phoneme: a phoneme the spreading stretched into one is cut at its edge, so the mouth
-    // closes there.
-    for &(a, b) in &gaps(&silent, 0.2) {
+    cut_at_silences(phonemes, words, &silent, (span_a, span_b), false, duration)
+}
+
+/// Long silences hold no phoneme: a phoneme stretched into one (by the estimate's spreading, or by a model that
+/// gave a final stop the pause after it) is cut at its edge, so the mouth closes there. Then the words are set to
+/// the span of their phonemes. `silent` holds the silent frames, `span` the frames from the first loud one to
+/// past the last; `edges` says whether the silences before and after that span are cut too.
+fn cut_at_silences(
+    mut phonemes: Vec<TimedPhoneme>,
+    mut words: Vec<TimedWord>,
+    silent: &[bool],
+    (span_a, span_b): (usize, usize),
+    edges: bool,
+    duration: f64,
+) -> Timeline {
+    let clamp = |t: f64| t.clamp(0.0, duration);
+    for &(a, b) in &gaps(silent, 0.2) {
         let (ga, gb) = (clamp(a as f64 * HOP_S), clamp(b as f64 * HOP_S));
-        if a <= span_a || b >= span_b {
+        if !edges && (a <= span_a || b >= span_b) {
             continue;
         }
         let mut cut = Vec::with_capacity(phonemes.len() + 1);
@@ -346,6 +508,11 @@ fn place(units: Vec<Unit>, mut words: Vec<TimedWord>, samples: &[f32], rate: u32
         }
         // Zero-length pauses left by the cut, and ordering, are tidied below.
         phonemes = cut;
+    }
+    // A cut at the trailing silence leaves it to a pause, so the timeline still covers the audio.
+    let end = phonemes.last().map_or(0.0, |p| p.end_s);
+    if end < duration {
+        phonemes.push(TimedPhoneme { phoneme: String::new(), start_s: end, end_s: duration, word_index: None });
     }
     let mut prev = 0.0;
     phonemes.retain_mut(|p| {
