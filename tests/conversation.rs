@@ -342,3 +342,61 @@ fn a_failing_llm_ends_its_turn_visibly_and_the_next_turn_works() {
     let heard = whisper(&models).transcribe(&r.output.to_mono_at(16_000)).unwrap().text.to_lowercase();
     assert!(heard.contains("time") && heard.contains("mira"), "{heard}");
 }
+
+#[test]
+fn personality_edited_on_disk_during_a_conversation_shapes_the_next_reply() {
+    let models = persona::require_models!("silero_vad.onnx", "ggml-tiny.en.bin", "kokoro-v1.0.int8.onnx");
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let server = ScriptServer::start(ScriptedReply::text("I am Mira.")).unwrap();
+    let mut s = setup(&models, &server);
+    s.settings.conversation.keep_log = false;
+    // The character in a folder of our own, so the test can edit it like a user in their editor.
+    let dir = tempfile::tempdir().unwrap();
+    let mira = dir.path().join("mira");
+    std::fs::create_dir(&mira).unwrap();
+    for f in ["persona.toml", "personality.txt"] {
+        std::fs::copy(s.character.dir.join(f), mira.join(f)).unwrap();
+    }
+    let character = Character::load(&mira).unwrap();
+    let pirate = "You are {{char}}, a retired pirate captain who answers every question with a sea shanty.";
+    assert!(!character.personality.contains("retired pirate"));
+
+    let input = conversation_wav(dir.path(), &[("What is your name?", 7.0), ("Do you like music?", 4.0)]);
+    let options = RunOptions {
+        input: Input::File { path: input, pace: Pace::RealTime },
+        output: Output::File { path: dir.path().join("reply.wav"), pace: WavPace::RealTime },
+        simulated_room: None,
+        print: true,
+    };
+    let services = Services::load(&s.settings, &s.paths).unwrap();
+    let conversation = Conversation::start(s.settings.clone(), &s.paths, character, services, options).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut said = Vec::new();
+    loop {
+        match conversation.events.recv_timeout(Duration::from_millis(50)) {
+            Ok(Event::UserSaid { turn, text }) => {
+                // The first turn's request is on its way: edit the file in place, as an editor saving it would.
+                if turn == 1 {
+                    std::fs::write(mira.join("personality.txt"), pirate).unwrap();
+                }
+                said.push(text);
+            }
+            Ok(Event::Finished) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Ok(_) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        assert!(Instant::now() < deadline, "the conversation did not finish");
+    }
+    conversation.wait().unwrap();
+
+    let requests = server.chat_requests();
+    assert_eq!(requests.len(), 2, "two turns expected, heard {said:?}");
+    let system = |i: usize| {
+        requests[i].messages().into_iter().find(|(role, _)| role == "system").map(|(_, c)| c).unwrap_or_default()
+    };
+    assert!(!system(0).contains("retired pirate"), "the first turn was asked before the edit: {}", system(0));
+    assert!(
+        system(1).contains("Mira, a retired pirate captain"),
+        "the turn after the edit uses the edited personality; its system prompt was: {}",
+        system(1)
+    );
+}
