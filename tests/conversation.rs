@@ -16,6 +16,7 @@ use persona::config::{BargeIn, Paths, Settings};
 use persona::echo::reference::SimulatedRoom;
 use persona::lipsync::LipSync;
 use persona::llm::{ScriptServer, ScriptedReply};
+use persona::pipeline::Control;
 use persona::pipeline::conversation::{Conversation, Event, Input, Output, RunOptions, Services};
 
 /// Speech for `text` from espeak-ng at 16 kHz.
@@ -344,7 +345,7 @@ fn a_failing_llm_ends_its_turn_visibly_and_the_next_turn_works() {
 }
 
 #[test]
-fn personality_edited_on_disk_during_a_conversation_shapes_the_next_reply() {
+fn personality_edited_on_disk_and_llm_settings_changed_during_a_conversation_shape_the_next_request() {
     let models = persona::require_models!("silero_vad.onnx", "ggml-tiny.en.bin", "kokoro-v1.0.int8.onnx");
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let server = ScriptServer::start(ScriptedReply::text("I am Mira.")).unwrap();
@@ -375,9 +376,14 @@ fn personality_edited_on_disk_during_a_conversation_shapes_the_next_reply() {
     loop {
         match conversation.events.recv_timeout(Duration::from_millis(50)) {
             Ok(Event::UserSaid { turn, text }) => {
-                // The first turn's request is on its way: edit the file in place, as an editor saving it would.
+                // The first turn's request is on its way: edit the file in place, as an editor saving it would,
+                // and change the LLM settings as the control panel does.
                 if turn == 1 {
                     std::fs::write(mira.join("personality.txt"), pirate).unwrap();
+                    let mut changed = s.settings.clone();
+                    changed.llm.temperature = 0.25;
+                    changed.llm.max_tokens = 77;
+                    conversation.controls.send(Control::SettingsChanged(Box::new(changed))).unwrap();
                 }
                 said.push(text);
             }
@@ -399,4 +405,7 @@ fn personality_edited_on_disk_during_a_conversation_shapes_the_next_reply() {
         "the turn after the edit uses the edited personality; its system prompt was: {}",
         system(1)
     );
+    let sampling = |i: usize| (requests[i].body["temperature"].as_f64(), requests[i].body["max_tokens"].as_u64());
+    assert_ne!(sampling(0), (Some(0.25), Some(77)));
+    assert_eq!(sampling(1), (Some(0.25), Some(77)), "the settings changed live apply to the next request");
 }

@@ -953,17 +953,40 @@ impl Conductor {
                 }
             }
             Control::SettingsChanged(s) => {
-                // Live: barge-in policy, names, volume; the models stay loaded until a restart.
+                // Live: barge-in policy, names, volume, and the whole [llm] section from the next turn on; the
+                // speech models stay loaded until a restart.
                 if let Ok(p) = self.playback.lock() {
                     p.set_volume(s.audio.output_volume);
                 }
                 self.settings.conversation = s.conversation.clone();
-                self.settings.llm.temperature = s.llm.temperature;
-                self.settings.llm.max_tokens = s.llm.max_tokens;
+                if s.llm != self.settings.llm {
+                    // The client carries endpoint, key, temperature and max tokens in every request: a new one.
+                    match OpenAiClient::new(&s.llm) {
+                        Ok(client) => {
+                            self.chat = Arc::new(client);
+                            self.settings.llm = s.llm.clone();
+                        }
+                        Err(e) => tracing::warn!("the new LLM settings are not usable ({e}); the running ones stay"),
+                    }
+                }
             }
             Control::PersonalityChanged => self.reload_character(),
             Control::PreviewExpression(expression) => self.stage.preview_expression(expression),
-            Control::Audition(_) => {}
+            Control::Audition(text) => self.audition(text),
+        }
+    }
+
+    /// Speaks a sample with the running voice (the panel's "Speak sample") outside any turn: as turn 0, which no
+    /// turn has, so the voice worker's reports about it are ignored while the avatar's mouth still follows it.
+    fn audition(&mut self, text: String) {
+        let spoken = crate::llm::speech::normalise(&text);
+        if spoken.trim().is_empty() {
+            return;
+        }
+        if let Some(speak) = &self.speak_tx {
+            let chunk =
+                SpeechChunk { index: 0, text: spoken, display_text: text, emotions: Vec::new(), display_start: 0 };
+            let _ = speak.send(SpeakJob { turn: 0, cancel: CancellationToken::new(), chunk });
         }
     }
 }
