@@ -279,7 +279,8 @@ fn persona_run_from_files_prints_turns_and_writes_voice_and_frames() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_persona"))
         .arg("--config")
         .arg(&settings)
-        .args(["run", "--size", "90x160", "--input"])
+        // Files only: no avatar window or control panel even when the suite runs under Xvfb (tests/windows.rs).
+        .args(["run", "--no-window", "--size", "90x160", "--input"])
         .arg(&input)
         .arg("--output")
         .arg(&reply)
