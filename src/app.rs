@@ -180,7 +180,10 @@ impl ApplicationHandler<AppEvent> for Windows {
     fn user_event(&mut self, event_loop: &ActiveEventLoop, event: AppEvent) {
         match event {
             AppEvent::Frame => {
-                let (Some(frame), Some(avatar)) = (self.slot.take(), self.avatar.as_mut()) else { return };
+                let (Some(frame), Some(avatar)) = (self.slot.take(), self.avatar.as_mut().filter(|a| a.is_open()))
+                else {
+                    return;
+                };
                 if let Err(e) = avatar.show(&frame) {
                     self.fail(anyhow::Error::new(e).context("the avatar window"), event_loop);
                     return;
