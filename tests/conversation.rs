@@ -410,3 +410,44 @@ fn personality_edited_on_disk_and_llm_settings_changed_during_a_conversation_sha
     assert_ne!(sampling(0), (Some(0.25), Some(77)));
     assert_eq!(sampling(1), (Some(0.25), Some(77)), "the settings changed live apply to the next request");
 }
+
+#[test]
+fn the_panels_speak_sample_is_heard_and_its_expression_preview_reaches_the_avatar() {
+    let models = persona::require_models!("silero_vad.onnx", "ggml-tiny.en.bin", "kokoro-v1.0.int8.onnx");
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let server = ScriptServer::start(ScriptedReply::text("I am Mira.")).unwrap();
+    let mut s = setup(&models, &server);
+    s.settings.conversation.keep_log = false;
+    let dir = tempfile::tempdir().unwrap();
+    // Nobody speaks: whatever is in the output is the sample.
+    let input = dir.path().join("silence.wav");
+    write_wav(&input, &Audio::mono(vec![0.0; 16_000 * 10], 16_000)).unwrap();
+    let output = dir.path().join("reply.wav");
+    let options = RunOptions {
+        input: Input::File { path: input, pace: Pace::RealTime },
+        output: Output::File { path: output.clone(), pace: WavPace::RealTime },
+        simulated_room: None,
+        print: true,
+    };
+    let services = Services::load(&s.settings, &s.paths).unwrap();
+    let conversation =
+        Conversation::start(s.settings.clone(), &s.paths, s.character.clone(), services, options).unwrap();
+    conversation.controls.send(Control::Audition("Hello! This is how I sound.".into())).unwrap();
+    conversation.controls.send(Control::PreviewExpression("surprised".into())).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut previews = Vec::new();
+    loop {
+        previews.extend(conversation.stage.take_previews());
+        match conversation.events.recv_timeout(Duration::from_millis(20)) {
+            Ok(Event::Finished) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Ok(e) => panic!("no turn was expected: {e:?}"),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        assert!(Instant::now() < deadline, "the conversation did not finish");
+    }
+    conversation.wait().unwrap();
+    assert_eq!(previews, ["surprised"]);
+    assert!(server.chat_requests().is_empty(), "the sample is not a turn");
+    let heard = whisper(&models).transcribe(&read_wav(&output).unwrap().to_mono_at(16_000)).unwrap().text;
+    assert!(contains_in_order(&words(&heard), &words("This is how I sound")), "Whisper heard \"{heard}\"");
+}
