@@ -5,6 +5,7 @@
 //! `avatar` → `render` → `output` following the playback position, `pipeline` wiring them into a conversation,
 //! and `config`, `character` and `models` underneath everything.
 
+pub mod app;
 pub mod asr;
 pub mod audio;
 pub mod avatar;

@@ -16,6 +16,7 @@ use persona::config::{BargeIn, Paths, Settings};
 use persona::echo::reference::SimulatedRoom;
 use persona::lipsync::LipSync;
 use persona::llm::{ScriptServer, ScriptedReply};
+use persona::pipeline::Control;
 use persona::pipeline::conversation::{Conversation, Event, Input, Output, RunOptions, Services};
 
 /// Speech for `text` from espeak-ng at 16 kHz.
@@ -278,7 +279,8 @@ fn persona_run_from_files_prints_turns_and_writes_voice_and_frames() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_persona"))
         .arg("--config")
         .arg(&settings)
-        .args(["run", "--size", "90x160", "--input"])
+        // Files only: no avatar window or control panel even when the suite runs under Xvfb (tests/windows.rs).
+        .args(["run", "--no-window", "--size", "90x160", "--input"])
         .arg(&input)
         .arg("--output")
         .arg(&reply)
@@ -341,4 +343,111 @@ fn a_failing_llm_ends_its_turn_visibly_and_the_next_turn_works() {
     // What arrived before the garbage was spoken.
     let heard = whisper(&models).transcribe(&r.output.to_mono_at(16_000)).unwrap().text.to_lowercase();
     assert!(heard.contains("time") && heard.contains("mira"), "{heard}");
+}
+
+#[test]
+fn personality_edited_on_disk_and_llm_settings_changed_during_a_conversation_shape_the_next_request() {
+    let models = persona::require_models!("silero_vad.onnx", "ggml-tiny.en.bin", "kokoro-v1.0.int8.onnx");
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let server = ScriptServer::start(ScriptedReply::text("I am Mira.")).unwrap();
+    let mut s = setup(&models, &server);
+    s.settings.conversation.keep_log = false;
+    // The character in a folder of our own, so the test can edit it like a user in their editor.
+    let dir = tempfile::tempdir().unwrap();
+    let mira = dir.path().join("mira");
+    std::fs::create_dir(&mira).unwrap();
+    for f in ["persona.toml", "personality.txt"] {
+        std::fs::copy(s.character.dir.join(f), mira.join(f)).unwrap();
+    }
+    let character = Character::load(&mira).unwrap();
+    let pirate = "You are {{char}}, a retired pirate captain who answers every question with a sea shanty.";
+    assert!(!character.personality.contains("retired pirate"));
+
+    let input = conversation_wav(dir.path(), &[("What is your name?", 7.0), ("Do you like music?", 4.0)]);
+    let options = RunOptions {
+        input: Input::File { path: input, pace: Pace::RealTime },
+        output: Output::File { path: dir.path().join("reply.wav"), pace: WavPace::RealTime },
+        simulated_room: None,
+        print: true,
+    };
+    let services = Services::load(&s.settings, &s.paths).unwrap();
+    let conversation = Conversation::start(s.settings.clone(), &s.paths, character, services, options).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut said = Vec::new();
+    loop {
+        match conversation.events.recv_timeout(Duration::from_millis(50)) {
+            Ok(Event::UserSaid { turn, text }) => {
+                // The first turn's request is on its way: edit the file in place, as an editor saving it would,
+                // and change the LLM settings as the control panel does.
+                if turn == 1 {
+                    std::fs::write(mira.join("personality.txt"), pirate).unwrap();
+                    let mut changed = s.settings.clone();
+                    changed.llm.temperature = 0.25;
+                    changed.llm.max_tokens = 77;
+                    conversation.controls.send(Control::SettingsChanged(Box::new(changed))).unwrap();
+                }
+                said.push(text);
+            }
+            Ok(Event::Finished) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Ok(_) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        assert!(Instant::now() < deadline, "the conversation did not finish");
+    }
+    conversation.wait().unwrap();
+
+    let requests = server.chat_requests();
+    assert_eq!(requests.len(), 2, "two turns expected, heard {said:?}");
+    let system = |i: usize| {
+        requests[i].messages().into_iter().find(|(role, _)| role == "system").map(|(_, c)| c).unwrap_or_default()
+    };
+    assert!(!system(0).contains("retired pirate"), "the first turn was asked before the edit: {}", system(0));
+    assert!(
+        system(1).contains("Mira, a retired pirate captain"),
+        "the turn after the edit uses the edited personality; its system prompt was: {}",
+        system(1)
+    );
+    let sampling = |i: usize| (requests[i].body["temperature"].as_f64(), requests[i].body["max_tokens"].as_u64());
+    assert_ne!(sampling(0), (Some(0.25), Some(77)));
+    assert_eq!(sampling(1), (Some(0.25), Some(77)), "the settings changed live apply to the next request");
+}
+
+#[test]
+fn the_panels_speak_sample_is_heard_and_its_expression_preview_reaches_the_avatar() {
+    let models = persona::require_models!("silero_vad.onnx", "ggml-tiny.en.bin", "kokoro-v1.0.int8.onnx");
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let server = ScriptServer::start(ScriptedReply::text("I am Mira.")).unwrap();
+    let mut s = setup(&models, &server);
+    s.settings.conversation.keep_log = false;
+    let dir = tempfile::tempdir().unwrap();
+    // Nobody speaks: whatever is in the output is the sample.
+    let input = dir.path().join("silence.wav");
+    write_wav(&input, &Audio::mono(vec![0.0; 16_000 * 10], 16_000)).unwrap();
+    let output = dir.path().join("reply.wav");
+    let options = RunOptions {
+        input: Input::File { path: input, pace: Pace::RealTime },
+        output: Output::File { path: output.clone(), pace: WavPace::RealTime },
+        simulated_room: None,
+        print: true,
+    };
+    let services = Services::load(&s.settings, &s.paths).unwrap();
+    let conversation =
+        Conversation::start(s.settings.clone(), &s.paths, s.character.clone(), services, options).unwrap();
+    conversation.controls.send(Control::Audition("Hello! This is how I sound.".into())).unwrap();
+    conversation.controls.send(Control::PreviewExpression("surprised".into())).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut previews = Vec::new();
+    loop {
+        previews.extend(conversation.stage.take_previews());
+        match conversation.events.recv_timeout(Duration::from_millis(20)) {
+            Ok(Event::Finished) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Ok(e) => panic!("no turn was expected: {e:?}"),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        assert!(Instant::now() < deadline, "the conversation did not finish");
+    }
+    conversation.wait().unwrap();
+    assert_eq!(previews, ["surprised"]);
+    assert!(server.chat_requests().is_empty(), "the sample is not a turn");
+    let heard = whisper(&models).transcribe(&read_wav(&output).unwrap().to_mono_at(16_000)).unwrap().text;
+    assert!(contains_in_order(&words(&heard), &words("This is how I sound")), "Whisper heard \"{heard}\"");
 }

@@ -1,6 +1,8 @@
 //! The window and overlay outputs, checked by a screenshot of the X screen: the frame's pixels must be on screen
 //! where the windows are, the plain window showing its chroma colour through transparent parts of the frame and
-//! the overlay not. Runs itself under `xvfb-run` when there is no display.
+//! the overlay not. Then `persona run` with its windows: the avatar window and the control panel of the live
+//! conversation on screen, the panel's dashboard following the conversation, Ctrl-C ending it cleanly. Runs itself
+//! under `xvfb-run` when there is no display.
 
 use std::process::{Command, ExitCode};
 use std::time::Duration;
@@ -57,16 +59,21 @@ fn main() -> ExitCode {
             }
         };
     }
-    match check_windows() {
-        Ok(()) => {
-            println!("test window_and_overlay_show_the_frame ... ok");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("test window_and_overlay_show_the_frame ... FAILED\n{e}");
-            ExitCode::FAILURE
+    let mut code = ExitCode::SUCCESS;
+    let tests: [(&str, fn() -> Result<(), String>); 2] = [
+        ("window_and_overlay_show_the_frame", check_windows),
+        ("persona_shows_the_avatar_and_the_panel_of_the_live_conversation", check_app),
+    ];
+    for (name, test) in tests {
+        match test() {
+            Ok(()) => println!("test {name} ... ok"),
+            Err(e) => {
+                eprintln!("test {name} ... FAILED\n{e}");
+                code = ExitCode::FAILURE;
+            }
         }
     }
+    code
 }
 
 fn check_windows() -> Result<(), String> {
@@ -119,4 +126,217 @@ fn check_windows() -> Result<(), String> {
         failures.push("the overlay should start in the bottom-right corner, not on top of the window".into());
     }
     if failures.is_empty() { Ok(()) } else { Err(failures.join("\n")) }
+}
+
+/// Takes a screenshot of the whole X screen.
+fn screenshot(dir: &std::path::Path) -> Result<image::RgbImage, String> {
+    let shot = dir.join("screen.png");
+    let out = Command::new("import").args(["-window", "root"]).arg(&shot).output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("import failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(image::open(&shot).map_err(|e| e.to_string())?.to_rgb8())
+}
+
+/// "270x480 at 0,0" from the app's `windows:` line.
+fn parse_rect(text: &str) -> Option<WindowRect> {
+    let (size, at) = text.trim().split_once(" at ")?;
+    let (w, h) = size.split_once('x')?;
+    let (x, y) = at.trim().split_once(',')?;
+    Some(WindowRect { x: x.parse().ok()?, y: y.parse().ok()?, width: w.parse().ok()?, height: h.parse().ok()? })
+}
+
+/// Pixels of `img` inside `r` for which `f` holds, and all pixels of `r` on screen.
+fn count(img: &image::RgbImage, r: &WindowRect, f: impl Fn([u8; 3]) -> bool) -> (usize, usize) {
+    let (mut hits, mut all) = (0, 0);
+    for y in r.y.max(0)..(r.y + r.height as i32).min(img.height() as i32) {
+        for x in r.x.max(0)..(r.x + r.width as i32).min(img.width() as i32) {
+            all += 1;
+            if f(img.get_pixel(x as u32, y as u32).0) {
+                hits += 1;
+            }
+        }
+    }
+    (hits, all)
+}
+
+fn close_to(got: [u8; 3], want: [u8; 3], tolerance: i32) -> bool {
+    got.iter().zip(want).all(|(g, w)| (*g as i32 - w as i32).abs() <= tolerance)
+}
+
+/// `persona run` with files for the microphone and the speakers and its windows on: the avatar and the control
+/// panel appear side by side, the panel's dashboard says SPEAKING (in its speaking colour) while the reply plays,
+/// Ctrl-C ends the app cleanly, and the reply is in the WAV file for Whisper to hear.
+fn check_app() -> Result<(), String> {
+    use persona::audio::{Audio, read_wav, resample, write_wav};
+    use std::io::{BufRead, BufReader};
+    use std::sync::mpsc::{RecvTimeoutError, channel};
+    use std::time::Instant;
+
+    let Some(models) = persona::testing::models_dir(&["silero_vad.onnx", "ggml-tiny.en.bin", "kokoro-v1.0.int8.onnx"])
+    else {
+        return Ok(());
+    };
+    let reply = "[EMOTION:😊] Hello! I am Mira, and it is very nice to meet you. I love a good conversation.";
+    let server = persona::llm::ScriptServer::start(persona::llm::ScriptedReply::text(reply))
+        .map_err(|e| format!("scripted LLM server: {e}"))?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    // The question, then silence: the app runs until Ctrl-C, long before the file ends.
+    let espeak = dir.path().join("espeak.wav");
+    let ok = Command::new("espeak-ng")
+        .args(["-v", "en-us", "-s", "150", "-w"])
+        .arg(&espeak)
+        .arg("Hello, who are you?")
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        return Err("espeak-ng is needed to speak the test question".into());
+    }
+    let a = read_wav(&espeak).map_err(|e| e.to_string())?;
+    let mut question = vec![0.0f32; 8_000];
+    question.extend(resample(&a.to_mono(), a.sample_rate, 16_000).iter().map(|s| s * 0.8));
+    question.extend(std::iter::repeat_n(0.0, 16_000 * 40));
+    let input = dir.path().join("question.wav");
+    write_wav(&input, &Audio::mono(question, 16_000)).map_err(|e| e.to_string())?;
+    let settings = dir.path().join("settings.toml");
+    std::fs::write(&settings, "[output]\nfps = 10\n[conversation]\nkeep_log = false\n").map_err(|e| e.to_string())?;
+    let voice = dir.path().join("reply.wav");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_persona"))
+        .arg("--config")
+        .arg(&settings)
+        .args(["run", "--size", "270x480", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&voice)
+        .env("PERSONA_MODELS", &models)
+        .env("PERSONA_LLM_URL", server.url())
+        .env("XDG_DATA_HOME", dir.path().join("data"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("persona does not start: {e}"))?;
+    let (tx, lines) = channel::<String>();
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let stderr = child.stderr.take().ok_or("no stderr")?;
+    let tx2 = tx.clone();
+    std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).for_each(|l| drop(tx.send(l))));
+    std::thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).for_each(|l| drop(tx2.send(l))));
+
+    let mut log = Vec::new();
+    let mut result = (|| -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        let next_line = |log: &mut Vec<String>, wait: Duration| -> Result<Option<String>, String> {
+            if Instant::now() > deadline {
+                return Err("persona took too long".into());
+            }
+            match lines.recv_timeout(wait) {
+                Ok(l) => {
+                    log.push(l.clone());
+                    Ok(Some(l))
+                }
+                Err(RecvTimeoutError::Timeout) => Ok(None),
+                Err(RecvTimeoutError::Disconnected) => Err("persona exited early".into()),
+            }
+        };
+        // "windows: avatar 270x480 at X,Y; control panel WxH at X,Y" once the first frame is on screen.
+        let (avatar, panel) = loop {
+            if let Some(l) = next_line(&mut log, Duration::from_secs(1))?
+                && let Some(rest) = l.strip_prefix("windows: avatar ")
+            {
+                let (a, p) = rest.split_once("; control panel ").ok_or(format!("no control panel in: {l}"))?;
+                break (parse_rect(a).ok_or(l.clone())?, parse_rect(p).ok_or(l.clone())?);
+            }
+        };
+        if avatar.width != 270 || avatar.height != 480 {
+            return Err(format!("the avatar window is {avatar:?}, not the 270x480 asked for"));
+        }
+        let overlap = avatar.x < panel.x + panel.width as i32 && panel.x < avatar.x + avatar.width as i32;
+        if overlap && avatar.y < panel.y + panel.height as i32 && panel.y < avatar.y + avatar.height as i32 {
+            return Err(format!("the control panel {panel:?} covers the avatar {avatar:?}"));
+        }
+
+        // Screenshots until the reply has been said: the avatar and the panel are on screen, and the dashboard
+        // shows the conversation's state as it changes.
+        let mut first = true;
+        let mut speaking_shown = false;
+        let mut replied = false;
+        while !replied {
+            let img = screenshot(dir.path())?;
+            if first {
+                first = false;
+                // The character over the chroma green: the edges green, the middle mostly her.
+                let (green, all) = count(&img, &avatar, |p| close_to(p, [0, 255, 0], 8));
+                let middle = WindowRect {
+                    x: avatar.x + avatar.width as i32 / 4,
+                    y: avatar.y + avatar.height as i32 / 4,
+                    width: avatar.width / 2,
+                    height: avatar.height / 2,
+                };
+                let (green_middle, all_middle) = count(&img, &middle, |p| close_to(p, [0, 255, 0], 8));
+                if all == 0 || green * 10 < all || green * 2 > all || green_middle * 5 > all_middle {
+                    return Err(format!(
+                        "the avatar window does not show the character over green: {green} of {all} pixels green, \
+                         {green_middle} of {all_middle} in the middle"
+                    ));
+                }
+                // egui's dark panel with light text on it.
+                let (dark, all) = count(&img, &panel, |p| p.iter().all(|c| *c < 60));
+                let (light, _) = count(&img, &panel, |p| p.iter().all(|c| *c > 150));
+                if all == 0 || dark * 2 < all || light < 200 {
+                    return Err(format!(
+                        "the control panel is not on screen: {dark} dark and {light} light pixels of {all}"
+                    ));
+                }
+            }
+            // The dashboard's state label in the speaking colour (60, 180, 90).
+            let (speaking, _) = count(&img, &panel, |p| close_to(p, [60, 180, 90], 12));
+            speaking_shown |= speaking > 40;
+            while let Some(l) = next_line(&mut log, Duration::from_millis(if speaking_shown { 500 } else { 50 }))? {
+                replied |= l.starts_with("Mira: ");
+            }
+        }
+        if !speaking_shown {
+            return Err("the dashboard never showed SPEAKING while the reply played".into());
+        }
+        // Ctrl-C: the app ends the conversation and exits on its own, well before the input file ends.
+        // SAFETY: kill(2) with the pid of our own child.
+        if unsafe { libc::kill(child.id() as i32, libc::SIGINT) } != 0 {
+            return Err("cannot send Ctrl-C".into());
+        }
+        let status = loop {
+            while next_line(&mut log, Duration::from_millis(50)).unwrap_or(None).is_some() {}
+            if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+                break status;
+            }
+            if Instant::now() > deadline {
+                return Err("persona did not end after Ctrl-C".into());
+            }
+        };
+        while let Ok(l) = lines.try_recv() {
+            log.push(l);
+        }
+        if !status.success() || !log.iter().any(|l| l.contains("stopping (Ctrl-C)")) {
+            return Err(format!("Ctrl-C did not end the app cleanly: {status}"));
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    if result.is_ok() {
+        // The reply, heard by Whisper in the voice file the app finished writing.
+        let mut asr = persona::config::AsrSettings::default();
+        asr.initial_prompt = "Mira".into();
+        let mut whisper =
+            persona::asr::Whisper::open(&models.join("ggml-tiny.en.bin"), &asr).map_err(|e| e.to_string())?;
+        let audio = read_wav(&voice).map_err(|e| format!("the reply WAV: {e}"))?;
+        use persona::asr::Transcriber as _;
+        let heard = whisper.transcribe(&audio.to_mono_at(16_000)).map_err(|e| e.to_string())?.text.to_lowercase();
+        if !(heard.contains("nice to meet you") && heard.contains("conversation")) {
+            result = Err(format!("Whisper heard \"{heard}\" in the reply"));
+        }
+    }
+    result.map_err(|e| format!("{e}\npersona said:\n{}", log.join("\n")))
 }

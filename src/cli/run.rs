@@ -1,17 +1,24 @@
-//! `persona run`: talk to the character. The microphone (or a WAV file) in, the character's voice to the speakers
-//! (or a WAV file) out, each turn printed with its latency breakdown.
+//! `persona run` (and `persona` alone): talk to the character. The microphone (or a WAV file) in, the character's
+//! voice to the speakers (or a WAV file) out, each turn printed with its latency breakdown. With a display, the
+//! avatar window and the control panel open on this (the main) thread's event loop (`crate::app`); without one the
+//! conversation runs voice only.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, RwLock};
 
 use anyhow::Context as _;
 
 use super::Context;
+use crate::app::AppEvent;
 use crate::audio::capture::Pace;
 use crate::audio::playback::WavPace;
 use crate::character::Character;
 use crate::echo::reference::SimulatedRoom;
+use crate::output::window::WindowKind;
+use crate::output::{FrameSink, OutputKind, VideoFormat};
 use crate::pipeline::conversation::{Conversation, Event, Input, Output, RunOptions, Services};
+use crate::ui::{ControlPanel, PanelSetup};
 
 #[derive(Debug, Default, clap::Args)]
 pub struct Args {
@@ -36,7 +43,8 @@ pub struct Args {
     /// speakers: DELAY_MS,GAIN,RT60_MS (e.g. 40,0.5,250).
     #[arg(long, value_name = "DELAY_MS,GAIN,RT60_MS")]
     pub simulate_echo: Option<String>,
-    /// No avatar window even when a display is there (frame outputs given with --output still run).
+    /// No avatar window and no control panel even when a display is there (outputs given with --output, windows
+    /// included, still run).
     #[arg(long)]
     pub no_window: bool,
 }
@@ -86,7 +94,7 @@ pub fn run(config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
         Some(p) => Input::File { path: p.clone(), pace: Pace::RealTime },
         None => Input::Microphone(ctx.settings.audio.input_device.clone()),
     };
-    let (wav, frame_outputs) = split_outputs(&args)?;
+    let (wav, specs) = split_outputs(&args)?;
     let output = match &wav {
         Some(p) => Output::File { path: p.clone(), pace: WavPace::RealTime },
         None => Output::Speakers(ctx.settings.audio.output_device.clone()),
@@ -95,18 +103,57 @@ pub fn run(config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
         Some(s) => super::render::parse_size(s)?,
         None => (ctx.settings.output.width, ctx.settings.output.height),
     };
+    let background = crate::config::parse_colour(&ctx.settings.output.window_background).unwrap_or([0, 255, 0, 255]);
+    // Windows belong to the app's event loop on this thread; the other frame outputs to the show thread.
+    let (window_specs, frame_outputs): (Vec<_>, Vec<_>) =
+        specs.into_iter().partition(|s| matches!(s.kind, OutputKind::Window | OutputKind::Overlay));
+    let mut avatar_windows = Vec::new();
+    for spec in &window_specs {
+        avatar_windows.push(match spec.kind {
+            OutputKind::Overlay => WindowKind::Overlay,
+            _ => WindowKind::Plain { background: spec.colour()?.unwrap_or(background) },
+        });
+    }
+    let with_panel = !args.no_window;
+    if with_panel && window_specs.is_empty() {
+        if ctx.settings.output.window {
+            avatar_windows.push(WindowKind::Plain { background });
+        }
+        if ctx.settings.output.overlay {
+            avatar_windows.push(WindowKind::Overlay);
+        }
+    }
+    let event_loop = if with_panel || !window_specs.is_empty() {
+        match crate::app::event_loop() {
+            Ok(l) => Some(l),
+            Err(e) if window_specs.is_empty() => {
+                tracing::debug!("{e:#}");
+                eprintln!(
+                    "no display: voice only (the avatar and the control panel need one: set DISPLAY or \
+                     WAYLAND_DISPLAY, or run under xvfb-run -a)"
+                );
+                None
+            }
+            Err(e) => return Err(e.context("--output window/overlay needs a display")),
+        }
+    } else {
+        None
+    };
+    if event_loop.is_none() {
+        avatar_windows.clear();
+    }
     let puppet = match ctx.settings.avatar.puppet.as_str() {
         "" => character.avatar_path(),
         p => Some(PathBuf::from(p)),
     };
-    let avatar = if frame_outputs.is_empty() {
+    let avatar = if frame_outputs.is_empty() && avatar_windows.is_empty() {
         None
     } else {
         Some(crate::avatar::Avatar::load(puppet.as_deref(), &ctx.settings.avatar).context("cannot load the avatar")?)
     };
     eprintln!("loading models...");
     let services = Services::load(&ctx.settings, &ctx.paths)?;
-    let conversation = Conversation::start(
+    let mut conversation = Conversation::start(
         ctx.settings.clone(),
         &ctx.paths,
         character.clone(),
@@ -121,6 +168,11 @@ pub fn run(config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
             "cannot start the conversation"
         }
     })?;
+    let slot = crate::app::FrameSlot::default();
+    let mut feeds: Vec<Box<dyn FrameSink + Send>> = Vec::new();
+    if let Some(l) = event_loop.as_ref().filter(|_| !avatar_windows.is_empty()) {
+        feeds.push(Box::new(crate::app::WindowFeed::new(slot.clone(), l.create_proxy())));
+    }
     let stop_show = tokio_util::sync::CancellationToken::new();
     let show = match avatar {
         Some(avatar) => {
@@ -129,7 +181,7 @@ pub fn run(config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
             Some(
                 std::thread::Builder::new()
                     .name("persona-show".into())
-                    .spawn(move || crate::pipeline::show::run(&settings, avatar, stage, &outputs, size, stop))?,
+                    .spawn(move || crate::pipeline::show::run(&settings, avatar, stage, &outputs, feeds, size, stop))?,
             )
         }
         None => None,
@@ -139,19 +191,71 @@ pub fn run(config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
         character.info.name,
         if args.input.is_some() { " to the file" } else { "" }
     );
+    let failed = match event_loop {
+        None => follow(&conversation.events, || {}),
+        Some(event_loop) => {
+            // The conversation's events are followed on their own thread: this one runs the windows.
+            let proxy = event_loop.create_proxy();
+            crate::app::quit_on_ctrl_c(proxy.clone());
+            let events = std::mem::replace(&mut conversation.events, std::sync::mpsc::channel().1);
+            let follower = std::thread::Builder::new().name("persona-events".into()).spawn(move || {
+                follow(&events, || {
+                    let _ = proxy.send_event(AppEvent::Quit("the conversation has ended".into()));
+                })
+            })?;
+            let panel = with_panel.then(|| {
+                ControlPanel::new(PanelSetup {
+                    paths: ctx.paths.clone(),
+                    settings: Arc::new(RwLock::new(ctx.settings.clone())),
+                    character: Arc::new(RwLock::new(character.clone())),
+                    status: conversation.status.clone(),
+                    sink: Box::new(conversation.controls.clone()),
+                })
+            });
+            let format = VideoFormat { width: size.0, height: size.1, fps: ctx.settings.output.fps.max(1) };
+            let shown = crate::app::Windows::new(avatar_windows, format, panel, slot).run(event_loop);
+            // Windows closed (or Ctrl-C, or the input ended): end the conversation; a reply in progress is cut off.
+            let stopped = conversation.stop();
+            let failed = follower.join().unwrap_or(0);
+            match shown {
+                Ok(n) => tracing::info!("{n} avatar frames shown in the window"),
+                Err(e) => eprintln!("the windows failed: {e:#}"),
+            }
+            stopped?;
+            return finish(show, stop_show, wav.as_deref(), failed);
+        }
+    };
+    conversation.wait()?;
+    finish(show, stop_show, wav.as_deref(), failed)
+}
+
+/// Prints what the user should know about each event until the conversation ends; returns how many turns failed.
+fn follow(events: &std::sync::mpsc::Receiver<Event>, on_finished: impl FnOnce()) -> usize {
     let mut failed = 0;
-    for event in conversation.events.iter() {
+    for event in events.iter() {
         match event {
             Event::TurnFailed { error, .. } => {
                 failed += 1;
                 eprintln!("  turn failed: {error}");
             }
             Event::NotAnInterruption { text, decision } => eprintln!("  (heard \"{text}\": {decision:?})"),
-            Event::Finished => break,
+            Event::Finished => {
+                on_finished();
+                break;
+            }
             _ => {}
         }
     }
-    conversation.wait()?;
+    failed
+}
+
+/// Stops the show thread and says what was written.
+fn finish(
+    show: Option<std::thread::JoinHandle<anyhow::Result<u64>>>,
+    stop_show: tokio_util::sync::CancellationToken,
+    wav: Option<&Path>,
+    failed: usize,
+) -> anyhow::Result<ExitCode> {
     stop_show.cancel();
     if let Some(show) = show {
         match show.join() {
@@ -160,7 +264,7 @@ pub fn run(config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
             Err(_) => eprintln!("the avatar output thread panicked"),
         }
     }
-    if let Some(out) = &wav {
+    if let Some(out) = wav {
         eprintln!("wrote {}", out.display());
     }
     Ok(if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })

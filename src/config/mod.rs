@@ -6,6 +6,7 @@
 mod paths;
 mod settings;
 mod validate;
+pub mod watch;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

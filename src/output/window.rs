@@ -4,7 +4,9 @@
 //! winit wants its event loop on the main thread and only one per process, while the render loop wants to push
 //! frames. So one [`WindowSink`] owns the event loop and all windows, and each `send` uploads the frame into a
 //! texture, pumps pending window events without blocking (`pump_app_events` with a zero timeout) and draws every
-//! window: a full-window triangle samples the frame, letterboxed to the window's shape. The plain window
+//! window: a full-window triangle samples the frame, letterboxed to the window's shape. The windows themselves are a
+//! [`WindowSet`], which an app with its own event loop (`persona`: the avatar beside the control panel) drives
+//! directly, feeding it frames from the render thread. The plain window
 //! composites the premultiplied frame over its background colour; the overlay presents it with alpha, so the
 //! desktop shows through where the character is not.
 
@@ -88,7 +90,7 @@ fn fs(in: VsOut) -> @location(0) vec4<f32> {
 
 struct Gpu {
     /// Kept alive with the surfaces made from it.
-    _instance: wgpu::Instance,
+    instance: wgpu::Instance,
     adapter: wgpu::Adapter,
     device: wgpu::Device,
     queue: wgpu::Queue,
@@ -112,19 +114,28 @@ struct Shown {
     background: [f32; 4],
 }
 
-struct App {
+/// The frame windows and the GPU that draws them, driven by whoever owns the event loop: a [`WindowSink`] (which
+/// pumps its own loop from the render loop), or an app whose winit loop also runs other windows (`persona`, with
+/// the control panel beside the avatar). Create the windows with [`WindowSet::create`] once the loop has resumed,
+/// pass their events to [`WindowSet::window_event`], and show each frame with [`WindowSet::show`].
+pub struct WindowSet {
     kinds: Vec<WindowKind>,
     format: VideoFormat,
     gpu: Option<Gpu>,
     shown: Vec<Shown>,
+}
+
+/// [`WindowSink`]'s handler for its own event loop: the windows, and what happened while pumping.
+struct Pumped {
+    set: WindowSet,
     error: Option<OutputError>,
     closed: bool,
 }
 
-/// The window(s) of one process; see the module doc.
+/// The window(s) of one process, with their own event loop; see the module doc.
 pub struct WindowSink {
     event_loop: EventLoop<()>,
-    app: App,
+    app: Pumped,
     finished: bool,
 }
 
@@ -139,13 +150,13 @@ impl WindowSink {
         })?;
         let mut sink = WindowSink {
             event_loop,
-            app: App { kinds, format, gpu: None, shown: Vec::new(), error: None, closed: false },
+            app: Pumped { set: WindowSet::new(kinds, format), error: None, closed: false },
             finished: false,
         };
         // The windows are made when the loop first resumes; pump until they exist.
         for _ in 0..50 {
             sink.pump()?;
-            if !sink.app.shown.is_empty() {
+            if sink.app.set.is_open() {
                 return Ok(sink);
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -166,15 +177,7 @@ impl WindowSink {
 
     /// Where each window is on screen (physical pixels of its contents), in the order asked for.
     pub fn window_rects(&self) -> Vec<(WindowKind, WindowRect)> {
-        self.app
-            .shown
-            .iter()
-            .map(|s| {
-                let pos = s.window.inner_position().unwrap_or(PhysicalPosition::new(0, 0));
-                let size = s.window.inner_size();
-                (s.kind, WindowRect { x: pos.x, y: pos.y, width: size.width, height: size.height })
-            })
-            .collect()
+        self.app.set.window_rects()
     }
 
     /// Handles window events for `duration` without sending a frame (keeps windows responsive while idle).
@@ -188,13 +191,90 @@ impl WindowSink {
     }
 }
 
-impl App {
-    fn fail(&mut self, e: OutputError, event_loop: &ActiveEventLoop) {
-        self.error = Some(e);
-        event_loop.exit();
+impl WindowSet {
+    /// The windows to open for frames of `format`; nothing opens before [`WindowSet::create`].
+    pub fn new(kinds: Vec<WindowKind>, format: VideoFormat) -> WindowSet {
+        WindowSet { kinds, format, gpu: None, shown: Vec::new() }
     }
 
-    fn create(&mut self, event_loop: &ActiveEventLoop) -> Result<(), OutputError> {
+    /// True once the windows exist.
+    pub fn is_open(&self) -> bool {
+        !self.shown.is_empty()
+    }
+
+    /// True when `id` is one of these windows.
+    pub fn owns(&self, id: WindowId) -> bool {
+        self.shown.iter().any(|s| s.window.id() == id)
+    }
+
+    /// A short name for logs: "window", "overlay" or "window+overlay".
+    pub fn name(&self) -> String {
+        let names: Vec<&str> = self
+            .kinds
+            .iter()
+            .map(|k| match k {
+                WindowKind::Plain { .. } => "window",
+                WindowKind::Overlay => "overlay",
+            })
+            .collect();
+        names.join("+")
+    }
+
+    /// Where each window is on screen (physical pixels of its contents), in the order asked for.
+    pub fn window_rects(&self) -> Vec<(WindowKind, WindowRect)> {
+        self.shown
+            .iter()
+            .map(|s| {
+                let pos = s.window.inner_position().unwrap_or(PhysicalPosition::new(0, 0));
+                let size = s.window.inner_size();
+                (s.kind, WindowRect { x: pos.x, y: pos.y, width: size.width, height: size.height })
+            })
+            .collect()
+    }
+
+    /// The wgpu instance, adapter, device and queue the windows draw with, so another window of the same loop (the
+    /// control panel) can share them instead of opening the GPU a second time.
+    pub fn gpu(&self) -> Option<(wgpu::Instance, wgpu::Adapter, wgpu::Device, wgpu::Queue)> {
+        self.gpu.as_ref().map(|g| (g.instance.clone(), g.adapter.clone(), g.device.clone(), g.queue.clone()))
+    }
+
+    /// Handles one event of one of these windows: drag for the overlay, redraw on expose. Returns false when the
+    /// user asked to close the window.
+    pub fn window_event(&mut self, id: WindowId, event: &WindowEvent) -> Result<bool, OutputError> {
+        let Some(shown) = self.shown.iter().find(|s| s.window.id() == id) else { return Ok(true) };
+        match event {
+            WindowEvent::CloseRequested => return Ok(false),
+            WindowEvent::MouseInput { state: ElementState::Pressed, button: MouseButton::Left, .. }
+                if shown.kind == WindowKind::Overlay =>
+            {
+                // Click-drag moves the borderless overlay (the window manager does the moving).
+                if let Err(e) = shown.window.drag_window() {
+                    tracing::debug!("overlay drag not available: {e}");
+                }
+            }
+            WindowEvent::RedrawRequested => self.draw_all()?,
+            _ => {}
+        }
+        Ok(true)
+    }
+
+    /// Shows a frame in every window (it must have the size the set was made for).
+    pub fn show(&mut self, frame: &Frame) -> Result<(), OutputError> {
+        check_size(&self.name(), &self.format, frame)?;
+        if let Some(gpu) = &self.gpu {
+            gpu.upload(frame);
+        }
+        self.draw_all()
+    }
+
+    /// Closes the windows.
+    pub fn close(&mut self) {
+        self.shown.clear();
+        self.gpu = None;
+    }
+
+    /// Opens the windows and the GPU; call once the event loop has resumed.
+    pub fn create(&mut self, event_loop: &ActiveEventLoop) -> Result<(), OutputError> {
         let f = self.format;
         // Windows start at the frame's size, shrunk (never grown) to fit 90% of the screen.
         let fit = event_loop
@@ -309,8 +389,7 @@ impl App {
             bind_group_layouts: &[Some(&bind_layout)],
             immediate_size: 0,
         });
-        let gpu =
-            Gpu { _instance: instance, adapter, device, queue, texture, bind_layout, sampler, shader, pipeline_layout };
+        let gpu = Gpu { instance, adapter, device, queue, texture, bind_layout, sampler, shader, pipeline_layout };
         for (kind, window, surface) in surfaces {
             let shown = gpu.show(kind, window, surface)?;
             self.shown.push(shown);
@@ -496,56 +575,41 @@ impl Gpu {
     }
 }
 
-impl ApplicationHandler for App {
+impl Pumped {
+    fn fail(&mut self, e: OutputError, event_loop: &ActiveEventLoop) {
+        self.error = Some(e);
+        event_loop.exit();
+    }
+}
+
+impl ApplicationHandler for Pumped {
     fn resumed(&mut self, event_loop: &ActiveEventLoop) {
-        if self.gpu.is_none()
-            && let Err(e) = self.create(event_loop)
+        if !self.set.is_open()
+            && let Err(e) = self.set.create(event_loop)
         {
             self.fail(e, event_loop);
         }
     }
 
     fn window_event(&mut self, event_loop: &ActiveEventLoop, id: WindowId, event: WindowEvent) {
-        let Some(shown) = self.shown.iter().find(|s| s.window.id() == id) else { return };
-        match event {
-            WindowEvent::CloseRequested => {
+        match self.set.window_event(id, &event) {
+            Ok(true) => {}
+            Ok(false) => {
                 self.closed = true;
                 event_loop.exit();
             }
-            WindowEvent::MouseInput { state: ElementState::Pressed, button: MouseButton::Left, .. }
-                if shown.kind == WindowKind::Overlay =>
-            {
-                // Click-drag moves the borderless overlay (the window manager does the moving).
-                if let Err(e) = shown.window.drag_window() {
-                    tracing::debug!("overlay drag not available: {e}");
-                }
-            }
-            WindowEvent::RedrawRequested => {
-                if let Err(e) = self.draw_all() {
-                    self.fail(e, event_loop);
-                }
-            }
-            _ => {}
+            Err(e) => self.fail(e, event_loop),
         }
     }
 }
 
 impl FrameSink for WindowSink {
     fn name(&self) -> String {
-        let names: Vec<&str> = self
-            .app
-            .kinds
-            .iter()
-            .map(|k| match k {
-                WindowKind::Plain { .. } => "window",
-                WindowKind::Overlay => "overlay",
-            })
-            .collect();
-        names.join("+")
+        self.app.set.name()
     }
 
     fn send(&mut self, frame: &Frame) -> Result<(), OutputError> {
-        check_size(&self.name(), &self.app.format, frame)?;
+        check_size(&self.name(), &self.app.set.format, frame)?;
         if self.finished || self.app.closed {
             return Err(OutputError::Closed(self.name()));
         }
@@ -553,16 +617,12 @@ impl FrameSink for WindowSink {
         if self.app.closed {
             return Err(OutputError::Closed(self.name()));
         }
-        if let Some(gpu) = &self.app.gpu {
-            gpu.upload(frame);
-        }
-        self.app.draw_all()
+        self.app.set.show(frame)
     }
 
     fn finish(&mut self) -> Result<(), OutputError> {
         self.finished = true;
-        self.app.shown.clear();
-        self.app.gpu = None;
+        self.app.set.close();
         let _ = self.event_loop.pump_app_events(Some(Duration::ZERO), &mut self.app);
         Ok(())
     }

@@ -235,7 +235,8 @@ impl Conversation {
             None
         };
         let stop = CancellationToken::new();
-        let conductor = Conductor {
+        let mut conductor = Conductor {
+            personality_watch: None,
             history: log.as_ref().map(|(_, loaded)| loaded.history()).unwrap_or_default(),
             log: log.map(|(log, _)| log),
             settings,
@@ -265,6 +266,7 @@ impl Conversation {
             print: options.print,
             stop: stop.clone(),
         };
+        conductor.personality_watch = conductor.watch_personality();
         let thread = std::thread::Builder::new().name("persona-conductor".into()).spawn(move || conductor.run())?;
         Ok(Conversation { status, stage, controls, events, thread: Some(thread), stop })
     }
@@ -487,9 +489,35 @@ struct Conductor {
     last_reply: Option<(String, Instant)>,
     print: bool,
     stop: CancellationToken,
+    /// Follows the character's `personality.txt`, so an edit made in any editor shapes the next reply.
+    personality_watch: Option<crate::config::watch::FileWatch>,
 }
 
 impl Conductor {
+    fn watch_personality(&self) -> Option<crate::config::watch::FileWatch> {
+        match crate::config::watch::FileWatch::new(&self.character.dir.join("personality.txt")) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!("{e}");
+                None
+            }
+        }
+    }
+
+    /// Reads the character's files again; the next turn's prompt uses them. A file that cannot be used (an editor
+    /// half way through saving, an emptied personality) keeps the running character.
+    fn reload_character(&mut self) {
+        match Character::load(&self.character.dir) {
+            Ok(c) => {
+                if c.personality != self.character.personality || c.info != self.character.info {
+                    tracing::info!("{} changed on disk: the next reply follows it", c.dir.display());
+                    self.character = c;
+                }
+            }
+            Err(e) => tracing::warn!("{e}; {} keeps the personality it had", self.character.info.name),
+        }
+    }
+
     fn run(mut self) -> anyhow::Result<()> {
         loop {
             if self.stop.is_cancelled() {
@@ -506,6 +534,9 @@ impl Conductor {
             }
             while let Ok(c) = self.controls.try_recv() {
                 self.on_control(c);
+            }
+            if self.personality_watch.as_ref().is_some_and(|w| w.changed()) {
+                self.reload_character();
             }
             self.follow_playback();
             if self.input_ended && self.turn.is_none() && self.playback_idle() {
@@ -922,20 +953,40 @@ impl Conductor {
                 }
             }
             Control::SettingsChanged(s) => {
-                // Live: barge-in policy, names, volume; the models stay loaded until a restart.
+                // Live: barge-in policy, names, volume, and the whole [llm] section from the next turn on; the
+                // speech models stay loaded until a restart.
                 if let Ok(p) = self.playback.lock() {
                     p.set_volume(s.audio.output_volume);
                 }
                 self.settings.conversation = s.conversation.clone();
-                self.settings.llm.temperature = s.llm.temperature;
-                self.settings.llm.max_tokens = s.llm.max_tokens;
-            }
-            Control::PersonalityChanged => {
-                if let Ok(c) = Character::load(&self.character.dir) {
-                    self.character = c;
+                if s.llm != self.settings.llm {
+                    // The client carries endpoint, key, temperature and max tokens in every request: a new one.
+                    match OpenAiClient::new(&s.llm) {
+                        Ok(client) => {
+                            self.chat = Arc::new(client);
+                            self.settings.llm = s.llm.clone();
+                        }
+                        Err(e) => tracing::warn!("the new LLM settings are not usable ({e}); the running ones stay"),
+                    }
                 }
             }
-            Control::Audition(_) | Control::PreviewExpression(_) => {}
+            Control::PersonalityChanged => self.reload_character(),
+            Control::PreviewExpression(expression) => self.stage.preview_expression(expression),
+            Control::Audition(text) => self.audition(text),
+        }
+    }
+
+    /// Speaks a sample with the running voice (the panel's "Speak sample") outside any turn: as turn 0, which no
+    /// turn has, so the voice worker's reports about it are ignored while the avatar's mouth still follows it.
+    fn audition(&mut self, text: String) {
+        let spoken = crate::llm::speech::normalise(&text);
+        if spoken.trim().is_empty() {
+            return;
+        }
+        if let Some(speak) = &self.speak_tx {
+            let chunk =
+                SpeechChunk { index: 0, text: spoken, display_text: text, emotions: Vec::new(), display_start: 0 };
+            let _ = speak.send(SpeakJob { turn: 0, cancel: CancellationToken::new(), chunk });
         }
     }
 }

@@ -16,11 +16,15 @@ use crate::render::{Frame, Gpu, Renderer};
 use crate::subtitles::{Style, Subtitles, Word, composite};
 
 /// Renders frames until `stop` is cancelled. Runs on its own thread; returns how many frames it sent.
+///
+/// `outputs` are opened here; `more` are sinks opened elsewhere, such as the feed of the avatar window that the
+/// app's event loop draws on the main thread (see `crate::app`).
 pub fn run(
     settings: &Settings,
     mut avatar: Avatar,
     stage: Stage,
     outputs: &[OutputSpec],
+    more: Vec<Box<dyn FrameSink + Send>>,
     size: (u32, u32),
     stop: CancellationToken,
 ) -> anyhow::Result<u64> {
@@ -28,6 +32,7 @@ pub fn run(
     let fps = settings.output.fps.max(1);
     let background = crate::config::parse_colour(&settings.output.window_background).unwrap_or([0, 255, 0, 255]);
     let mut sinks = crate::output::open(outputs, VideoFormat { width: w, height: h, fps }, background)?;
+    sinks.extend(more.into_iter().map(|s| s as Box<dyn FrameSink>));
     let gpu = Gpu::new()?;
     let mut renderer = Renderer::new(&gpu, w, h)?;
     renderer.set_textures(&avatar.puppet.textures);
@@ -60,7 +65,7 @@ pub fn run(
         for (name, value) in stage.mouth(&lipsync).named() {
             avatar.set(name, value);
         }
-        for expression in stage.expressions_due(&mut expressions_after) {
+        for expression in stage.expressions_due(&mut expressions_after).into_iter().chain(stage.take_previews()) {
             avatar.show_expression(&expression);
         }
         let scene = avatar.update(1.0 / fps as f32);

@@ -56,6 +56,8 @@ pub struct Heard {
 pub struct Stage {
     pieces: Arc<Mutex<Vec<SpokenPiece>>>,
     position: Arc<PlaybackPosition>,
+    /// Expressions asked for outside any reply (the control panel's preview buttons), not yet shown.
+    previews: Arc<Mutex<Vec<String>>>,
 }
 
 /// Pieces kept for lookups; older ones have long been heard.
@@ -63,7 +65,17 @@ const KEEP: usize = 64;
 
 impl Stage {
     pub fn new(position: Arc<PlaybackPosition>) -> Stage {
-        Stage { pieces: Arc::new(Mutex::new(Vec::new())), position }
+        Stage { pieces: Arc::new(Mutex::new(Vec::new())), position, previews: Arc::new(Mutex::new(Vec::new())) }
+    }
+
+    /// Asks whoever draws the avatar to show `expression` now (a preview, not tied to any audio).
+    pub fn preview_expression(&self, expression: String) {
+        self.previews.lock().unwrap_or_else(|e| e.into_inner()).push(expression);
+    }
+
+    /// The previews asked for since the last call.
+    pub fn take_previews(&self) -> Vec<String> {
+        std::mem::take(&mut *self.previews.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     pub fn add(&self, piece: SpokenPiece) {

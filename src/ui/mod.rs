@@ -12,7 +12,6 @@ mod panels;
 mod personality;
 pub mod services;
 mod store;
-mod watch;
 pub mod window;
 
 use std::collections::HashMap;
@@ -21,10 +20,10 @@ use std::time::{Duration, Instant};
 use crate::config::{Paths, Problem, Settings};
 use crate::pipeline::status::{Control, SharedStatus};
 
+pub use crate::config::watch::FileWatch;
 pub use personality::{FileEvent, PersonalityEditor, SharedCharacter, list_characters};
 pub use services::{CpalInputs, InputDevices, Probe};
 pub use store::{DEFAULT_DEBOUNCE, FileState, SettingsStore, SharedSettings};
-pub use watch::FileWatch;
 
 /// Where the panel's commands go: the pipeline's command channel, whichever kind the app uses.
 pub trait ControlSink: Send {

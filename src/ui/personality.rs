@@ -9,7 +9,7 @@ use crate::character::Character;
 use crate::pipeline::status::Control;
 
 use super::ControlSink;
-use super::watch::FileWatch;
+use crate::config::watch::FileWatch;
 
 /// The character the conversation uses; the prompt of the next turn is built from what this holds then.
 pub type SharedCharacter = Arc<RwLock<Character>>;

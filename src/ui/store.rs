@@ -10,7 +10,7 @@ use crate::config::{Problem, Settings, validate};
 use crate::pipeline::status::Control;
 
 use super::ControlSink;
-use super::watch::FileWatch;
+use crate::config::watch::FileWatch;
 
 /// The settings the app reads. The panel replaces the whole value on each change; readers clone what they need.
 pub type SharedSettings = Arc<RwLock<Settings>>;
