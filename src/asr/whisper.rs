@@ -244,7 +244,7 @@ impl Whisper {
         // whisper.cpp gives each text token the time its DTW path *leaves* it: the cross-attention row of input
         // token k is where the model predicts token k + 1, and whisper.cpp pairs the row with token k. So a
         // token's `t_dtw` is its end, and its start is the previous token's `t_dtw`. The first token has no
-        // predecessor: its start is where the audio's energy first rises (the path itself starts at 0).
+        // predecessor: the path starts at 0. Edges left in silence are moved onto the speech below.
         let mut previous_end: Option<f32> = None;
         for seg in self.state.as_iter() {
             let text = seg.to_str_lossy().map_err(|e| AsrError::Whisper(e.to_string()))?.into_owned();
@@ -260,7 +260,7 @@ impl Whisper {
                 let bytes = tok.to_bytes().unwrap_or_default();
                 let (start, end) = if self.dtw && data.t_dtw >= 0 {
                     let end = cs(data.t_dtw);
-                    let start = previous_end.unwrap_or_else(|| speech_onset(audio_16k, end));
+                    let start = previous_end.unwrap_or(0.0);
                     previous_end = Some(end);
                     (start.min(end), end)
                 } else {
@@ -285,6 +285,9 @@ impl Whisper {
                 push_word(&mut words, &b, s, e, p);
             }
         }
+        if self.dtw {
+            snap_to_speech(&mut words, audio_16k);
+        }
         let kept = clean_segments(segments);
         // Words of dropped segments go too.
         words.retain(|w| kept.iter().any(|s| w.start_s >= s.start_s - 0.05 && w.start_s <= s.end_s + 0.05));
@@ -297,17 +300,32 @@ impl Whisper {
     }
 }
 
-/// Where speech starts in `audio` (16 kHz), searched before `before` seconds: the first 10 ms frame whose loudness
-/// reaches a tenth of the loudest frame's. Falls back to 100 ms before `before`.
-fn speech_onset(audio: &[f32], before: f32) -> f32 {
+/// Moves word edges that DTW put in silence onto the speech. Across a pause, the alignment gives the silence to
+/// one of the two words around it (the path has to be somewhere), so a word can start long before it is said or
+/// end long after. A 10 ms frame counts as speech when it is within 26 dB of the loudest; an edge moves when it
+/// sits in at least 100 ms of non-speech, to the first (last) speech frame inside the word.
+fn snap_to_speech(words: &mut [Word], audio: &[f32]) {
     const FRAME: usize = SAMPLE_RATE as usize / 100;
+    const MIN_MOVE: usize = 10;
     let rms: Vec<f32> =
         audio.chunks(FRAME).map(|c| (c.iter().map(|x| x * x).sum::<f32>() / c.len() as f32).sqrt()).collect();
     let peak = rms.iter().copied().fold(0.0f32, f32::max);
-    let last = ((before * 100.0) as usize).min(rms.len());
-    match rms[..last].iter().position(|&r| peak > 0.0 && r >= peak * 0.1) {
-        Some(i) => i as f32 / 100.0,
-        None => (before - 0.1).max(0.0),
+    if peak <= 0.0 {
+        return;
+    }
+    let speech: Vec<bool> = rms.iter().map(|&r| r >= peak * 0.05).collect();
+    let frame = |t: f32| ((t * 100.0).round().max(0.0) as usize).min(speech.len());
+    for w in words.iter_mut() {
+        let (a, b) = (frame(w.start_s), frame(w.end_s));
+        let Some(first) = speech[a..b].iter().position(|&s| s) else { continue };
+        if first >= MIN_MOVE {
+            w.start_s = (a + first) as f32 / 100.0;
+        }
+        if let Some(last) = speech[a..b].iter().rposition(|&s| s)
+            && b - (a + last + 1) >= MIN_MOVE
+        {
+            w.end_s = (a + last + 1) as f32 / 100.0;
+        }
     }
 }
 
