@@ -133,8 +133,8 @@ fn round_trip(synth: &mut dyn Synthesizer, asr: &mut Whisper, label: &str) {
     assert!(rate <= 0.10, "{label}: WER {rate}\nheard: {hyps:#?}");
     assert!(diffs.len() >= 60, "{label}: too few words matched to check timing ({})", diffs.len());
     assert!(median.abs() <= 0.06, "{label}: our words are {median:.3} s off Whisper's as a whole");
-    // The issue asks for 80% within 80 ms. Measured here: Piper 79-81%, Kokoro 72-78% (whisper tiny.en; the
-    // misses are mostly Whisper's, see above). Asserted with margin for run-to-run variation: 60% within 80 ms and
+    // The issue asks for 80% within 80 ms. Measured here over several runs: Piper 64-81% (its synthesis is random),
+    // Kokoro 71-78% (whisper tiny.en; the misses are mostly Whisper's, see above). Asserted with margin for run-to-run variation: 60% within 80 ms and
     // 80% within 150 ms.
     assert!(share(0.08) >= 0.6, "{label}: only {:.0}% of word starts within 80 ms: {diffs:?}", share(0.08) * 100.0);
     assert!(share(0.15) >= 0.8, "{label}: only {:.0}% of word starts within 150 ms: {diffs:?}", share(0.15) * 100.0);
