@@ -69,7 +69,9 @@ pub fn clean_segments(segments: Vec<(Segment, f32)>) -> Vec<Segment> {
         .collect()
 }
 
-/// Collapses a phrase repeated three or more times in a row ("I'm sorry. I'm sorry. I'm sorry. ...") to one.
+/// Collapses a phrase repeated three or more times in a row ("I'm sorry. I'm sorry. I'm sorry. ...") to one, and
+/// a whole transcript that is one phrase of three or more words said twice ("Tell me a story Tell me a story",
+/// whisper tiny's echo of a short utterance) to the phrase.
 pub fn collapse_repeats(text: &str) -> String {
     let words: Vec<&str> = text.split_whitespace().collect();
     let key = |w: &str| letters(w);
@@ -90,6 +92,10 @@ pub fn collapse_repeats(text: &str) -> String {
         }
         out.push(words[i]);
         i += 1;
+    }
+    let half = out.len() / 2;
+    if out.len() >= 6 && out.len() % 2 == 0 && (0..half).all(|k| key(out[k]) == key(out[half + k])) {
+        out.truncate(half);
     }
     out.join(" ")
 }
@@ -119,5 +125,11 @@ mod tests {
         assert_eq!(collapse_repeats("no no no"), "no");
         assert_eq!(collapse_repeats("ask not what you can do, ask what"), "ask not what you can do, ask what");
         assert_eq!(collapse_repeats("very very good"), "very very good");
+        assert_eq!(collapse_repeats("Tell me a story Tell me a story."), "Tell me a story");
+        assert_eq!(collapse_repeats("I'm sorry, I'm sorry."), "I'm sorry, I'm sorry.", "short phrases are said twice");
+        assert_eq!(
+            collapse_repeats("tell me a story, tell me a story about"),
+            "tell me a story, tell me a story about"
+        );
     }
 }
