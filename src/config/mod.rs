@@ -117,11 +117,24 @@ impl Settings {
 
     /// The environment overrides that tests and CI use.
     pub fn apply_env(&mut self) {
-        if let Ok(url) = std::env::var("PERSONA_LLM_URL")
-            && !url.trim().is_empty()
-        {
-            self.llm.endpoint = url.trim().trim_end_matches('/').to_owned();
+        if let Some(url) = env_llm_url() {
+            self.llm.endpoint = url;
         }
+    }
+
+    /// These settings as they should be saved: values that came from the environment (see
+    /// [`Settings::apply_env`]) go back to what the file `on_disk` holds (the defaults when there is none), so
+    /// running once with `PERSONA_LLM_URL` never writes that URL into the user's file.
+    pub fn without_env(&self, on_disk: Option<&Settings>) -> Settings {
+        self.without_llm_url(env_llm_url().as_deref(), on_disk)
+    }
+
+    fn without_llm_url(&self, env_url: Option<&str>, on_disk: Option<&Settings>) -> Settings {
+        let mut out = self.clone();
+        if env_url.is_some_and(|url| url == self.llm.endpoint) {
+            out.llm.endpoint = on_disk.map_or_else(|| LlmSettings::default().endpoint, |s| s.llm.endpoint.clone());
+        }
+        out
     }
 
     /// The settings as TOML, secrets included (this is what is saved).
@@ -324,4 +337,27 @@ mod tests {
         assert!(!s.to_toml_masked().contains("sk-secret"));
         assert!(s.to_toml().contains("sk-secret"));
     }
+
+    #[test]
+    fn an_llm_url_from_the_environment_is_not_saved() {
+        let mut on_disk = Settings::default();
+        on_disk.llm.endpoint = "http://my-server:8080/v1".into();
+        let mut running = on_disk.clone();
+        running.llm.endpoint = "http://127.0.0.1:9999/v1".into();
+        running.llm.temperature = 0.3;
+        let saved = running.without_llm_url(Some("http://127.0.0.1:9999/v1"), Some(&on_disk));
+        assert_eq!(saved.llm.endpoint, "http://my-server:8080/v1", "the file's endpoint is kept");
+        assert_eq!(saved.llm.temperature, 0.3, "other changes are saved");
+        let fresh = running.without_llm_url(Some("http://127.0.0.1:9999/v1"), None);
+        assert_eq!(fresh.llm.endpoint, Settings::default().llm.endpoint, "no file yet: the default");
+        let chosen = running.without_llm_url(None, Some(&on_disk));
+        assert_eq!(chosen.llm.endpoint, "http://127.0.0.1:9999/v1", "an endpoint the user chose is saved");
+    }
+}
+
+/// `PERSONA_LLM_URL`, normalised, when it is set.
+fn env_llm_url() -> Option<String> {
+    let url = std::env::var("PERSONA_LLM_URL").ok()?;
+    let url = url.trim().trim_end_matches('/');
+    (!url.is_empty()).then(|| url.to_owned())
 }

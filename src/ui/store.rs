@@ -138,7 +138,8 @@ impl SettingsStore {
     }
 
     fn write(&mut self) {
-        let text = self.current().to_toml();
+        let on_disk = std::fs::read_to_string(&self.file).ok().and_then(|t| Settings::from_toml(&t, &self.file).ok());
+        let text = self.current().without_env(on_disk.as_ref()).to_toml();
         match crate::config::atomic_write(&self.file, text.as_bytes()) {
             Ok(()) => {
                 self.known_text = Some(text);
