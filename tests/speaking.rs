@@ -33,6 +33,18 @@ fn engine(models: &Path, engine: TtsEngine, voice: &str) -> Box<dyn Synthesizer>
     tts::from_settings(&paths(models), &s).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Loudness in dB of each 10 ms frame, and the loudest.
+fn loudness(speech: &Speech) -> (Vec<f32>, f32) {
+    let hop = speech.sample_rate as usize / 100;
+    let db: Vec<f32> = speech
+        .samples
+        .chunks(hop)
+        .map(|c| 10.0 * (c.iter().map(|x| x * x).sum::<f32>() / c.len() as f32 + 1e-10).log10())
+        .collect();
+    let max = db.iter().copied().fold(-100.0f32, f32::max);
+    (db, max)
+}
+
 #[test]
 fn mouth_opens_in_speech_rests_in_silence_and_presses_on_bilabials() {
     let Some(models) = persona::testing::models_dir(KOKORO) else { return };
@@ -40,15 +52,7 @@ fn mouth_opens_in_speech_rests_in_silence_and_presses_on_bilabials() {
     let speech = k.synthesize("Maybe. But Bob, my brother, bought a big blue map... Perhaps!").unwrap();
     let ls = LipSync::new(&LipsyncSettings::default());
     let t = &speech.timeline;
-    let rate = speech.sample_rate as usize;
-    // Loudness per 10 ms frame, relative to the loudest.
-    let hop = rate / 100;
-    let db: Vec<f32> = speech
-        .samples
-        .chunks(hop)
-        .map(|c| 10.0 * (c.iter().map(|x| x * x).sum::<f32>() / c.len() as f32 + 1e-10).log10())
-        .collect();
-    let max = db.iter().copied().fold(-100.0f32, f32::max);
+    let (db, max) = loudness(&speech);
 
     // Voiced speech (within 12 dB of the loudest frame): the mouth opens in every stretch of it, and is off rest in
     // most of its frames (consonants inside a loud stretch close it briefly, as they should).
@@ -316,14 +320,7 @@ fn kokoro_and_piper_timelines_come_from_the_models_own_durations() {
     assert!(piper.has_durations(), "Piper's durations are read from its graph");
     for mut synth in [Box::new(kokoro) as Box<dyn Synthesizer>, Box::new(piper)] {
         let speech = synth.synthesize("Seven small boats sailed past the old lighthouse.").unwrap();
-        let rate = speech.sample_rate as usize;
-        let hop = rate / 100;
-        let db: Vec<f32> = speech
-            .samples
-            .chunks(hop)
-            .map(|c| 10.0 * (c.iter().map(|x| x * x).sum::<f32>() / c.len() as f32 + 1e-10).log10())
-            .collect();
-        let max = db.iter().copied().fold(-100.0f32, f32::max);
+        let (db, max) = loudness(&speech);
         assert_eq!(speech.timeline.words.len(), 8);
         for w in &speech.timeline.words {
             let f = (w.start_s * 100.0) as usize;
