@@ -18,6 +18,7 @@ use persona::lipsync::LipSync;
 use persona::llm::{ScriptServer, ScriptedReply};
 use persona::pipeline::Control;
 use persona::pipeline::conversation::{Conversation, Event, Input, Output, RunOptions, Services};
+use persona::pipeline::status::Health;
 
 /// Speech for `text` from espeak-ng at 16 kHz.
 fn spoken(dir: &Path, text: &str) -> Vec<f32> {
@@ -412,8 +413,14 @@ fn personality_edited_on_disk_and_llm_settings_changed_during_a_conversation_sha
 }
 
 #[test]
-fn the_panels_speak_sample_is_heard_and_its_expression_preview_reaches_the_avatar() {
-    let models = persona::require_models!("silero_vad.onnx", "ggml-tiny.en.bin", "kokoro-v1.0.int8.onnx");
+fn the_panels_speak_sample_is_heard_its_expression_preview_reaches_the_avatar_and_a_new_voice_speaks_the_next() {
+    let models = persona::require_models!(
+        "silero_vad.onnx",
+        "ggml-tiny.en.bin",
+        "kokoro-v1.0.int8.onnx",
+        "voices/af_heart.bin",
+        "voices/am_michael.bin"
+    );
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let server = ScriptServer::start(ScriptedReply::text("I am Mira.")).unwrap();
     let mut s = setup(&models, &server);
@@ -421,7 +428,7 @@ fn the_panels_speak_sample_is_heard_and_its_expression_preview_reaches_the_avata
     let dir = tempfile::tempdir().unwrap();
     // Nobody speaks: whatever is in the output is the sample.
     let input = dir.path().join("silence.wav");
-    write_wav(&input, &Audio::mono(vec![0.0; 16_000 * 10], 16_000)).unwrap();
+    write_wav(&input, &Audio::mono(vec![0.0; 16_000 * 20], 16_000)).unwrap();
     let output = dir.path().join("reply.wav");
     let options = RunOptions {
         input: Input::File { path: input, pace: Pace::RealTime },
@@ -434,6 +441,18 @@ fn the_panels_speak_sample_is_heard_and_its_expression_preview_reaches_the_avata
         Conversation::start(s.settings.clone(), &s.paths, s.character.clone(), services, options).unwrap();
     conversation.controls.send(Control::Audition("Hello! This is how I sound.".into())).unwrap();
     conversation.controls.send(Control::PreviewExpression("surprised".into())).unwrap();
+    // The panel changes the voice while the sample plays: the next sample speaks with it.
+    let mut changed = s.settings.clone();
+    changed.tts.voice = "am_michael".into();
+    conversation.controls.send(Control::SettingsChanged(Box::new(changed))).unwrap();
+    let loaded = Instant::now() + Duration::from_secs(60);
+    while conversation.status.read().unwrap().tts != Health::Ok {
+        assert!(Instant::now() < loaded, "the new voice did not load: {:?}", conversation.status.read().unwrap().tts);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Well after the first sample has played (both go to the same queue; this keeps them apart in the output).
+    std::thread::sleep(Duration::from_secs(4));
+    conversation.controls.send(Control::Audition("And this is my other voice.".into())).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut previews = Vec::new();
     loop {
@@ -448,6 +467,36 @@ fn the_panels_speak_sample_is_heard_and_its_expression_preview_reaches_the_avata
     conversation.wait().unwrap();
     assert_eq!(previews, ["surprised"]);
     assert!(server.chat_requests().is_empty(), "the sample is not a turn");
-    let heard = whisper(&models).transcribe(&read_wav(&output).unwrap().to_mono_at(16_000)).unwrap().text;
-    assert!(contains_in_order(&words(&heard), &words("This is how I sound")), "Whisper heard \"{heard}\"");
+    let audio = read_wav(&output).unwrap().to_mono_at(16_000);
+    let heard = whisper(&models).transcribe(&audio).unwrap().text;
+    assert!(contains_in_order(&words(&heard), &words("This is how I sound other voice")), "Whisper heard \"{heard}\"");
+    // The first sample in af_heart's voice (a woman's, pitch about 200 Hz), the second in am_michael's (a man's,
+    // about 110 Hz): the first and the last second and a half of sound.
+    let loud: Vec<usize> = (0..audio.len() / 160)
+        .filter(|i| audio[i * 160..(i + 1) * 160].iter().map(|x| x * x).sum::<f32>() > 0.016)
+        .collect();
+    let (first, last) = (loud[0] * 160, (loud[loud.len() - 1] + 1) * 160);
+    assert!(last - first > 16_000 * 3, "two samples in the output");
+    let pitch =
+        [median_pitch_hz(&audio[first..first + 24_000], 16_000), median_pitch_hz(&audio[last - 24_000..last], 16_000)];
+    assert!(pitch[0] > 160.0 && pitch[1] < 140.0, "the voice changed between the samples: pitch {pitch:?} Hz");
+}
+
+/// The median pitch of the voiced 40 ms frames of `samples`, by autocorrelation (60-400 Hz).
+fn median_pitch_hz(samples: &[f32], rate: usize) -> f32 {
+    let frame = rate / 25;
+    let (min_lag, max_lag) = (rate / 400, rate / 60);
+    let loudest = samples.chunks(frame).map(|c| c.iter().map(|x| x * x).sum::<f32>()).fold(0.0f32, f32::max);
+    let mut pitches: Vec<f32> = samples
+        .chunks(frame)
+        .filter(|c| c.len() == frame && c.iter().map(|x| x * x).sum::<f32>() > loudest * 0.1)
+        .filter_map(|c| {
+            let energy: f32 = c.iter().map(|x| x * x).sum();
+            let r = |lag: usize| c[..frame - lag].iter().zip(&c[lag..]).map(|(a, b)| a * b).sum::<f32>();
+            let (lag, best) = (min_lag..max_lag).map(|l| (l, r(l))).max_by(|a, b| a.1.total_cmp(&b.1))?;
+            (best > 0.3 * energy).then(|| rate as f32 / lag as f32)
+        })
+        .collect();
+    pitches.sort_by(f32::total_cmp);
+    pitches.get(pitches.len() / 2).copied().unwrap_or(0.0)
 }

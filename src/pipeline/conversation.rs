@@ -120,16 +120,32 @@ impl Services {
         let vad =
             crate::vad::SileroVad::new(&settings.vad, paths).context("cannot load the voice activity detector")?;
         let transcriber = crate::asr::from_settings(&settings.asr, paths).context("cannot load speech recognition")?;
-        let synthesizer = crate::tts::from_settings(paths, &settings.tts).context("cannot load the voice")?;
-        let voice_filter: Option<Box<dyn VoiceFilter>> = if settings.rvc.enabled {
-            Some(Box::new(crate::rvc::Rvc::new(&settings.rvc, paths).context("cannot load voice conversion")?))
-        } else {
-            None
-        };
+        let (synthesizer, voice_filter) = load_voice(settings, paths)?;
         let chat: Arc<dyn ChatModel> =
             Arc::new(OpenAiClient::new(&settings.llm).context("the LLM settings are not usable")?);
         Ok(Services { chat, synthesizer, voice_filter, transcriber, vad })
     }
+}
+
+/// The voice of `settings`: the synthesizer, and the voice filter when RVC is on.
+pub fn load_voice(
+    settings: &Settings,
+    paths: &Paths,
+) -> anyhow::Result<(Box<dyn Synthesizer>, Option<Box<dyn VoiceFilter>>)> {
+    let synthesizer = crate::tts::from_settings(paths, &settings.tts).context("cannot load the voice")?;
+    let voice_filter: Option<Box<dyn VoiceFilter>> = if settings.rvc.enabled {
+        Some(Box::new(crate::rvc::Rvc::new(&settings.rvc, paths).context("cannot load voice conversion")?))
+    } else {
+        None
+    };
+    Ok((synthesizer, voice_filter))
+}
+
+/// What the voice worker is asked to do.
+enum VoiceJob {
+    Speak(SpeakJob),
+    /// Speak with this voice from the next piece on (the voice settings changed while running).
+    Replace(Box<dyn Synthesizer>, Option<Box<dyn VoiceFilter>>),
 }
 
 /// A chunk for the voice worker.
@@ -219,7 +235,7 @@ impl Conversation {
         let (event_tx, events) = mpsc::channel();
         let (turn_tx, turn_rx) = mpsc::channel();
         let playback = Arc::new(Mutex::new(playback));
-        let (speak_tx, speak_rx) = mpsc::channel::<SpeakJob>();
+        let (speak_tx, speak_rx) = mpsc::channel::<VoiceJob>();
         let voice = {
             let (playback, stage, turn_tx) = (playback.clone(), stage.clone(), turn_tx.clone());
             let (synth, filter) = (services.synthesizer, services.voice_filter);
@@ -236,6 +252,7 @@ impl Conversation {
         };
         let stop = CancellationToken::new();
         let mut conductor = Conductor {
+            paths: paths.clone(),
             personality_watch: None,
             history: log.as_ref().map(|(_, loaded)| loaded.history()).unwrap_or_default(),
             log: log.map(|(log, _)| log),
@@ -298,7 +315,7 @@ impl Drop for Conversation {
 
 /// The voice worker: chunk in, audio queued for playback out.
 fn voice_worker(
-    jobs: Receiver<SpeakJob>,
+    jobs: Receiver<VoiceJob>,
     mut synth: Box<dyn Synthesizer>,
     mut filter: Option<Box<dyn VoiceFilter>>,
     playback: Arc<Mutex<Playback>>,
@@ -307,6 +324,13 @@ fn voice_worker(
     emotions: std::collections::BTreeMap<String, String>,
 ) {
     while let Ok(job) = jobs.recv() {
+        let job = match job {
+            VoiceJob::Speak(job) => job,
+            VoiceJob::Replace(new_synth, new_filter) => {
+                (synth, filter) = (new_synth, new_filter);
+                continue;
+            }
+        };
         let turn = job.turn;
         if job.cancel.is_cancelled() {
             let _ = out.send(TurnMsg::Skipped { turn });
@@ -398,7 +422,7 @@ async fn reply_task(
     cancel: CancellationToken,
     options: ReplyOptions,
     out: Sender<TurnMsg>,
-    speak: Sender<SpeakJob>,
+    speak: Sender<VoiceJob>,
 ) {
     let mut stream = chat.chat(messages, cancel.clone());
     let _ = out.send(TurnMsg::RequestSent { turn, at: Instant::now() });
@@ -412,7 +436,7 @@ async fn reply_task(
                 ReplyEvent::Chunk(chunk) => {
                     *chunks += 1;
                     let _ = out.send(TurnMsg::ChunkReleased { turn, at: Instant::now() });
-                    let _ = speak.send(SpeakJob { turn, cancel: cancel.clone(), chunk });
+                    let _ = speak.send(VoiceJob::Speak(SpeakJob { turn, cancel: cancel.clone(), chunk }));
                 }
                 ReplyEvent::Emotion(e) => emotions.push(e),
                 ReplyEvent::Text(_) => {}
@@ -457,6 +481,7 @@ async fn reply_task(
 
 struct Conductor {
     settings: Settings,
+    paths: Paths,
     character: Character,
     chat: Arc<dyn ChatModel>,
     runtime: tokio::runtime::Runtime,
@@ -469,7 +494,7 @@ struct Conductor {
     events: Sender<Event>,
     turn_tx: Sender<TurnMsg>,
     turn_rx: Receiver<TurnMsg>,
-    speak_tx: Option<Sender<SpeakJob>>,
+    speak_tx: Option<Sender<VoiceJob>>,
     voice: Option<std::thread::JoinHandle<()>>,
     history: History,
     log: Option<TranscriptLog>,
@@ -953,12 +978,17 @@ impl Conductor {
                 }
             }
             Control::SettingsChanged(s) => {
-                // Live: barge-in policy, names, volume, and the whole [llm] section from the next turn on; the
-                // speech models stay loaded until a restart.
+                // Live: barge-in policy, names, volume, the whole [llm] section from the next turn on, and the
+                // voice ([tts], [rvc]) from its next piece; listening (microphone, VAD, Whisper) until a restart.
                 if let Ok(p) = self.playback.lock() {
                     p.set_volume(s.audio.output_volume);
                 }
                 self.settings.conversation = s.conversation.clone();
+                if s.tts != self.settings.tts || s.rvc != self.settings.rvc {
+                    self.settings.tts = s.tts.clone();
+                    self.settings.rvc = s.rvc.clone();
+                    self.change_voice(&s);
+                }
                 if s.llm != self.settings.llm {
                     // The client carries endpoint, key, temperature and max tokens in every request: a new one.
                     match OpenAiClient::new(&s.llm) {
@@ -976,6 +1006,31 @@ impl Conductor {
         }
     }
 
+    /// Loads the voice of `settings` on a thread of its own (a model takes a second or more) and hands it to the
+    /// voice worker, which speaks with it from its next piece; the running voice speaks until then. A voice that
+    /// cannot be loaded leaves the running one, and the dashboard says why.
+    fn change_voice(&self, settings: &Settings) {
+        let Some(speak) = self.speak_tx.clone() else { return };
+        let (settings, paths, status) = (settings.clone(), self.paths.clone(), self.status.clone());
+        status.write().unwrap_or_else(|e| e.into_inner()).tts = Health::Degraded("loading the new voice".into());
+        let spawned = std::thread::Builder::new().name("persona-voice-load".into()).spawn(move || {
+            let health = match load_voice(&settings, &paths) {
+                Ok((synth, filter)) => {
+                    let _ = speak.send(VoiceJob::Replace(synth, filter));
+                    Health::Ok
+                }
+                Err(e) => {
+                    tracing::warn!("the new voice settings are not usable ({e:#}); the running voice stays");
+                    Health::Degraded(format!("{e:#}; the voice loaded before still speaks"))
+                }
+            };
+            status.write().unwrap_or_else(|e| e.into_inner()).tts = health;
+        });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot load the new voice: {e}");
+        }
+    }
+
     /// Speaks a sample with the running voice (the panel's "Speak sample") outside any turn: as turn 0, which no
     /// turn has, so the voice worker's reports about it are ignored while the avatar's mouth still follows it.
     fn audition(&mut self, text: String) {
@@ -986,7 +1041,7 @@ impl Conductor {
         if let Some(speak) = &self.speak_tx {
             let chunk =
                 SpeechChunk { index: 0, text: spoken, display_text: text, emotions: Vec::new(), display_start: 0 };
-            let _ = speak.send(SpeakJob { turn: 0, cancel: CancellationToken::new(), chunk });
+            let _ = speak.send(VoiceJob::Speak(SpeakJob { turn: 0, cancel: CancellationToken::new(), chunk }));
         }
     }
 }
