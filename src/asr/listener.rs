@@ -112,6 +112,8 @@ impl Job {
 /// A running listener. Dropping it (or [`Listener::stop`]) stops both threads.
 pub struct Listener {
     stop: Arc<AtomicBool>,
+    /// New VAD settings for the running segmenter.
+    retune: Sender<VadSettings>,
     controls: CaptureControls,
     probability: Arc<AtomicU32>,
     threads: Vec<JoinHandle<()>>,
@@ -131,22 +133,29 @@ impl Listener {
         let stop = Arc::new(AtomicBool::new(false));
         let probability = Arc::new(AtomicU32::new(0));
         let controls = capture.controls();
+        let (retune, retunes) = channel();
         let audio = {
             let (stop, probability, events) = (stop.clone(), probability.clone(), events.clone());
             let segmenter = Segmenter::new(vad_settings);
             std::thread::Builder::new().name("persona-listen".into()).spawn(move || {
-                AudioLoop { capture, vad, segmenter, options, events, jobs, probability, utterance: 0 }.run(&stop)
+                AudioLoop { capture, vad, segmenter, retunes, options, events, jobs, probability, utterance: 0 }
+                    .run(&stop)
             })?
         };
         let asr = std::thread::Builder::new()
             .name("persona-asr".into())
             .spawn(move || asr_loop(transcriber, job_rx, events))?;
-        Ok((Listener { stop, controls, probability, threads: vec![audio, asr] }, rx))
+        Ok((Listener { stop, retune, controls, probability, threads: vec![audio, asr] }, rx))
     }
 
     /// Mute switch and input level.
     pub fn controls(&self) -> &CaptureControls {
         &self.controls
+    }
+
+    /// New thresholds and durations for finding utterances, from the next chunk on.
+    pub fn set_vad(&self, settings: &VadSettings) {
+        let _ = self.retune.send(settings.clone());
     }
 
     /// The VAD's speech probability for the latest chunk (for a meter).
@@ -177,6 +186,7 @@ struct AudioLoop {
     capture: Capture,
     vad: SileroVad,
     segmenter: Segmenter,
+    retunes: Receiver<VadSettings>,
     options: ListenerOptions,
     events: Sender<ListenEvent>,
     jobs: Sender<Job>,
@@ -196,6 +206,9 @@ impl AudioLoop {
         let mut early_sent = false;
         let interval_s = self.options.partial_interval_ms as f32 / 1000.0;
         while !stop.load(Ordering::Relaxed) {
+            while let Ok(settings) = self.retunes.try_recv() {
+                self.segmenter.retune(&settings);
+            }
             let ended = match self.capture.read(&mut pending, Duration::from_millis(50)) {
                 Captured::Audio => false,
                 Captured::Idle => continue,

@@ -979,11 +979,18 @@ impl Conductor {
             }
             Control::SettingsChanged(s) => {
                 // Live: barge-in policy, names, volume, the whole [llm] section from the next turn on, and the
-                // voice ([tts], [rvc]) from its next piece; listening (microphone, VAD, Whisper) until a restart.
+                // voice ([tts], [rvc]) from its next piece, the VAD's thresholds and pauses from the next chunk;
+                // the microphone, the VAD and Whisper models until a restart.
                 if let Ok(p) = self.playback.lock() {
                     p.set_volume(s.audio.output_volume);
                 }
                 self.settings.conversation = s.conversation.clone();
+                if s.vad != self.settings.vad {
+                    if let Some(listener) = &self.listener {
+                        listener.set_vad(&s.vad);
+                    }
+                    self.settings.vad = s.vad.clone();
+                }
                 if s.tts != self.settings.tts || s.rvc != self.settings.rvc {
                     self.settings.tts = s.tts.clone();
                     self.settings.rvc = s.rvc.clone();

@@ -67,20 +67,33 @@ fn secs(samples: u64) -> f32 {
 
 impl Segmenter {
     pub fn new(settings: &VadSettings) -> Segmenter {
-        Segmenter {
-            threshold: settings.threshold,
-            continue_threshold: settings.continue_threshold.min(settings.threshold),
-            min_speech: ms_to_samples(settings.min_speech_ms),
-            // The VAD sees 32 ms chunks, so silence is counted in whole chunks, rounded to the nearest (450 ms is
-            // 14 chunks, 448 ms): a pause of a full chunk more would merge utterances separated by 0.6 s.
-            end_silence: (ms_to_samples(settings.end_silence_ms) as f64 / CHUNK as f64).round() as u64 * CHUNK as u64,
-            padding: ms_to_samples(settings.padding_ms),
-            min_segment: ms_to_samples(settings.min_segment_ms),
+        let mut s = Segmenter {
+            threshold: 0.0,
+            continue_threshold: 0.0,
+            min_speech: 0,
+            end_silence: 0,
+            padding: 0,
+            min_segment: 0,
             state: State::Silence,
             buf: VecDeque::new(),
             buf_start: 0,
             now: 0,
-        }
+        };
+        s.retune(settings);
+        s
+    }
+
+    /// Takes new thresholds and durations while running (the control panel's sliders); an utterance under way
+    /// goes on and is ended by the new rules.
+    pub fn retune(&mut self, settings: &VadSettings) {
+        self.threshold = settings.threshold;
+        self.continue_threshold = settings.continue_threshold.min(settings.threshold);
+        self.min_speech = ms_to_samples(settings.min_speech_ms);
+        // The VAD sees 32 ms chunks, so silence is counted in whole chunks, rounded to the nearest (450 ms is
+        // 14 chunks, 448 ms): a pause of a full chunk more would merge utterances separated by 0.6 s.
+        self.end_silence = (ms_to_samples(settings.end_silence_ms) as f64 / CHUNK as f64).round() as u64 * CHUNK as u64;
+        self.padding = ms_to_samples(settings.padding_ms);
+        self.min_segment = ms_to_samples(settings.min_segment_ms);
     }
 
     /// Seconds of audio seen so far.
@@ -212,6 +225,28 @@ mod tests {
     }
 
     const C: f32 = CHUNK as f32 / 16000.0;
+
+    #[test]
+    fn retuned_end_silence_applies_to_the_next_pause() {
+        // Speech, a 0.64 s pause, speech, silence: one utterance with a 2 s end silence, two once retuned to 0.3 s.
+        let mut p = vec![0.9; 20];
+        p.extend(vec![0.05; 20]);
+        p.extend(vec![0.9; 20]);
+        p.extend(vec![0.05; 80]);
+        let ends = |retune_at: Option<usize>| {
+            let mut s = Segmenter::new(&VadSettings { end_silence_ms: 2000, ..VadSettings::default() });
+            let mut events = Vec::new();
+            for (i, &prob) in p.iter().enumerate() {
+                if retune_at == Some(i) {
+                    s.retune(&VadSettings { end_silence_ms: 300, ..VadSettings::default() });
+                }
+                s.push(prob, &[0.0; CHUNK], &mut events);
+            }
+            events.iter().filter(|e| matches!(e, SegmenterEvent::UtteranceEnded { .. })).count()
+        };
+        assert_eq!(ends(None), 1);
+        assert_eq!(ends(Some(10)), 2, "retuned while the first words were being said");
+    }
 
     #[test]
     fn one_utterance_with_padding() {
