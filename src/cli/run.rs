@@ -174,9 +174,11 @@ pub fn run(config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
         feeds.push(Box::new(crate::app::WindowFeed::new(slot.clone(), l.create_proxy())));
     }
     let stop_show = tokio_util::sync::CancellationToken::new();
+    // The settings the panel edits; the show thread follows their lip-sync and subtitle sections.
+    let live: crate::config::SharedSettings = Arc::new(RwLock::new(ctx.settings.clone()));
     let show = match avatar {
         Some(avatar) => {
-            let (settings, stage, stop) = (ctx.settings.clone(), conversation.stage.clone(), stop_show.clone());
+            let (settings, stage, stop) = (live.clone(), conversation.stage.clone(), stop_show.clone());
             let outputs = frame_outputs.clone();
             Some(
                 std::thread::Builder::new()
@@ -206,7 +208,7 @@ pub fn run(config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
             let panel = with_panel.then(|| {
                 ControlPanel::new(PanelSetup {
                     paths: ctx.paths.clone(),
-                    settings: Arc::new(RwLock::new(ctx.settings.clone())),
+                    settings: live.clone(),
                     character: Arc::new(RwLock::new(character.clone())),
                     status: conversation.status.clone(),
                     sink: Box::new(conversation.controls.clone()),

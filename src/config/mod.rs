@@ -6,6 +6,10 @@
 mod paths;
 mod settings;
 mod validate;
+/// The settings the app reads while running. The panel replaces the whole value on each change; readers (the
+/// avatar's show thread) look at the sections they use.
+pub type SharedSettings = std::sync::Arc<std::sync::RwLock<Settings>>;
+
 pub mod watch;
 
 use std::fmt;

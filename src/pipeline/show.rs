@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::stage::Stage;
 use crate::avatar::Avatar;
-use crate::config::Settings;
+use crate::config::SharedSettings;
 use crate::lipsync::LipSync;
 use crate::output::{FrameSink, OutputSpec, VideoFormat};
 use crate::render::{Frame, Gpu, Renderer};
@@ -20,7 +20,7 @@ use crate::subtitles::{Style, Subtitles, Word, composite};
 /// `outputs` are opened here; `more` are sinks opened elsewhere, such as the feed of the avatar window that the
 /// app's event loop draws on the main thread (see `crate::app`).
 pub fn run(
-    settings: &Settings,
+    live: &SharedSettings,
     mut avatar: Avatar,
     stage: Stage,
     outputs: &[OutputSpec],
@@ -28,6 +28,7 @@ pub fn run(
     size: (u32, u32),
     stop: CancellationToken,
 ) -> anyhow::Result<u64> {
+    let settings = live.read().unwrap_or_else(|e| e.into_inner()).clone();
     let (w, h) = size;
     let fps = settings.output.fps.max(1);
     let background = crate::config::parse_colour(&settings.output.window_background).unwrap_or([0, 255, 0, 255]);
@@ -36,12 +37,9 @@ pub fn run(
     let gpu = Gpu::new()?;
     let mut renderer = Renderer::new(&gpu, w, h)?;
     renderer.set_textures(&avatar.puppet.textures);
-    let lipsync = LipSync::new(&settings.lipsync);
-    let mut subtitles = if settings.subtitles.enabled {
-        Some(Subtitles::new(Style::from_settings(&settings.subtitles).map_err(anyhow::Error::msg)?))
-    } else {
-        None
-    };
+    let (mut lipsync_settings, mut subtitle_settings) = (settings.lipsync.clone(), settings.subtitles.clone());
+    let mut lipsync = LipSync::new(&lipsync_settings);
+    let mut subtitles = subtitles_for(&subtitle_settings)?;
     let mut expressions_after = None;
     let started = Instant::now();
     let mut sent = 0u64;
@@ -62,6 +60,21 @@ pub fn run(
     };
     let mut n = 0u64;
     while !stop.is_cancelled() {
+        // Lip-sync style and subtitles follow the control panel from the next frame.
+        {
+            let now = live.read().unwrap_or_else(|e| e.into_inner());
+            if now.lipsync != lipsync_settings {
+                lipsync_settings = now.lipsync.clone();
+                lipsync = LipSync::new(&lipsync_settings);
+            }
+            if now.subtitles != subtitle_settings {
+                subtitle_settings = now.subtitles.clone();
+                match subtitles_for(&subtitle_settings) {
+                    Ok(s) => subtitles = s,
+                    Err(e) => tracing::warn!("subtitles not changed: {e:#}"),
+                }
+            }
+        }
         for (name, value) in stage.mouth(&lipsync).named() {
             avatar.set(name, value);
         }
@@ -85,4 +98,12 @@ pub fn run(
         sink.finish().with_context(|| format!("output {}", sink.name()))?;
     }
     Ok(sent)
+}
+
+/// The subtitle renderer for `settings` (none when they are off).
+fn subtitles_for(settings: &crate::config::SubtitleSettings) -> anyhow::Result<Option<Subtitles>> {
+    if !settings.enabled {
+        return Ok(None);
+    }
+    Ok(Some(Subtitles::new(Style::from_settings(settings).map_err(anyhow::Error::msg)?)))
 }

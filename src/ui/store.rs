@@ -3,7 +3,6 @@
 //! runs is reloaded; an invalid edit is reported and the running settings stay as they were.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::config::{Problem, Settings, validate};
@@ -12,8 +11,7 @@ use crate::pipeline::status::Control;
 use super::ControlSink;
 use crate::config::watch::FileWatch;
 
-/// The settings the app reads. The panel replaces the whole value on each change; readers clone what they need.
-pub type SharedSettings = Arc<RwLock<Settings>>;
+pub use crate::config::SharedSettings;
 
 /// How long the panel waits after the last change before writing the file (a slider drag is many changes).
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(500);
