@@ -291,6 +291,14 @@ fn check_app() -> Result<(), String> {
             }
             // The dashboard's state label in the speaking colour (60, 180, 90).
             let (speaking, _) = count(&img, &panel, |p| close_to(p, [60, 180, 90], 12));
+            if speaking > 40
+                && !speaking_shown
+                && let Ok(docs) = std::env::var("PERSONA_SCREENSHOTS")
+            {
+                // The README's picture of the app: `PERSONA_SCREENSHOTS=docs xvfb-run -a cargo test --test windows`.
+                std::fs::copy(dir.path().join("screen.png"), std::path::Path::new(&docs).join("app-speaking.png"))
+                    .map_err(|e| e.to_string())?;
+            }
             speaking_shown |= speaking > 40;
             while let Some(l) = next_line(&mut log, Duration::from_millis(if speaking_shown { 500 } else { 50 }))? {
                 replied |= l.starts_with("Mira: ");
