@@ -431,8 +431,13 @@ fn a_piece_the_voice_refuses_ends_its_turn_visibly_and_the_next_turn_works() {
     // Both turns ended, none interrupted; the second answered normally.
     let replies = r.replies();
     assert_eq!(replies.len(), 2, "{:?}", r.events);
-    assert!(replies[0].starts_with("Here you go:"), "{replies:?}");
     assert_eq!(replies[1], "My name is Mira.");
+    // History and the log keep what was said, not the piece that never was.
+    assert_eq!(replies[0], "Here you go: That is all.");
+    let log = std::fs::read_to_string(s.paths.logs_dir().join("mira.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(records.len(), 4, "{log}");
+    assert_eq!(records[1]["text"], "Here you go: That is all.");
     assert!(r.interruptions().is_empty(), "{:?}", r.events);
     // What could be said was said: before and after the refused piece, and the next reply.
     let heard = words(&whisper(&models).transcribe(&r.output.to_mono_at(16_000)).unwrap().text);

@@ -709,6 +709,20 @@ impl Conductor {
             .unwrap_or_default()
     }
 
+    /// The display text of the turn's pieces that were spoken, in order.
+    fn said_display(&self, turn: &Turn) -> String {
+        let chars: Vec<char> = turn.display.chars().collect();
+        self.stage
+            .pieces_of(turn.id)
+            .iter()
+            .filter(|p| !p.text.is_empty())
+            .filter_map(|p| chars.get(p.display_start..(p.display_start + p.display_len).min(chars.len())))
+            .map(|c| c.iter().collect::<String>().trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     /// Everything of the turn's reply that was queued for playback.
     fn spoken_text(&self, turn: u64) -> String {
         self.stage.pieces_of(turn).iter().map(|p| p.text.as_str()).collect::<Vec<_>>().join(" ")
@@ -914,9 +928,14 @@ impl Conductor {
         }
     }
 
-    fn finish_turn(&mut self, turn: Turn) {
+    fn finish_turn(&mut self, mut turn: Turn) {
         let latency = turn.clock.latency();
         self.last_reply = Some((turn.id, self.spoken_text(turn.id), Instant::now()));
+        // A turn that failed keeps only what was said, as an interrupted one keeps only what was heard: a piece the
+        // voice refused was never heard, and the model should not take it as said.
+        if turn.error.is_some() {
+            turn.display = self.said_display(&turn);
+        }
         self.history.push_user(&turn.user_text);
         self.history.push_character(&turn.display);
         self.append_log(Speaker::Character, &turn.display, false, &turn.emotions);
