@@ -76,6 +76,7 @@ struct MeterValues {
     erle: AtomicU32,
     linear_erle: AtomicU32,
     converged: AtomicBool,
+    echo_heard: AtomicBool,
     /// 16 kHz input samples up to the end of the last stretch in which something played, plus one (0: nothing
     /// has played yet).
     played_until: AtomicU64,
@@ -113,10 +114,17 @@ impl EchoMeter {
         self.0.converged.load(Ordering::Relaxed)
     }
 
-    fn publish(&self, erle: f32, linear: f32, converged: bool) {
+    /// The microphone hears an echo worth removing (it is less than 30 dB below what plays); false with a
+    /// headset, and while nothing has played.
+    pub fn echo_heard(&self) -> bool {
+        self.0.echo_heard.load(Ordering::Relaxed)
+    }
+
+    fn publish(&self, erle: f32, linear: f32, converged: bool, echo_heard: bool) {
         self.0.erle.store(erle.to_bits(), Ordering::Relaxed);
         self.0.linear_erle.store(linear.to_bits(), Ordering::Relaxed);
         self.0.converged.store(converged, Ordering::Relaxed);
+        self.0.echo_heard.store(echo_heard, Ordering::Relaxed);
     }
 }
 
@@ -297,7 +305,7 @@ impl EchoCanceller {
             step: self.step,
         });
         self.meter = meter;
-        self.meter.publish(0.0, 0.0, false);
+        self.meter.publish(0.0, 0.0, false, false);
     }
 
     fn block(&mut self, mic: &[f32; BLOCK], far: &[f32; BLOCK], out: &mut Vec<f32>) {
@@ -376,7 +384,8 @@ impl EchoCanceller {
         self.suppress_residual(mic, &mut err_fg, far_recent);
         self.mic_energy = 0.98 * self.mic_energy + 0.02 * emic;
         self.out_energy = 0.98 * self.out_energy + 0.02 * energy(&err_fg);
-        self.meter.publish(self.erle_db(), linear, self.converged);
+        let echo_heard = self.lin_mic >= NO_ECHO * self.lin_far && self.lin_far > 0.0;
+        self.meter.publish(self.erle_db(), linear, self.converged, echo_heard);
         out.extend_from_slice(&err_fg);
     }
 
@@ -579,6 +588,7 @@ mod tests {
             aec.process(m, f, &mut out);
             if out.len() == 7936 {
                 assert!(meter.converged(), "still learning a room with no echo");
+                assert!(!meter.echo_heard());
             }
         }
         let user = 8500..out.len();

@@ -173,6 +173,7 @@ mod tests {
         // The canceller's own estimate says when it has learned the room (its linear filter alone removes 15 dB).
         eprintln!("learned the room after {learned_at:?} s; ERLE {:.1} dB at the end", meter.erle_db());
         assert!(learned_at.is_some_and(|t| t < 5.0), "still learning after {learned_at:?} s");
+        assert!(meter.echo_heard());
         let energy = |x: &[f32]| x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32;
         // Echo return loss enhancement over time: while the filter learns the room the canceller is nearly
         // half-duplex, so even the first second of the voice is not heard (it once leaked through garbled).

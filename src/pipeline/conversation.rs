@@ -967,11 +967,15 @@ impl Conductor {
         let cancelling = self.settings.audio.echo_cancellation && !self.stage.pieces_of(turn).is_empty();
         let Some(meter) = self.echo.as_ref().filter(|_| cancelling) else { return };
         let learned = if meter.converged() { "room learned" } else { "still learning the room" };
-        let line = format!(
-            "echo: {:.0} dB removed (the filter alone {:.0} dB), {learned}",
-            meter.erle_db(),
-            meter.linear_erle_db()
-        );
+        let line = if meter.echo_heard() {
+            format!(
+                "echo: {:.0} dB removed (the filter alone {:.0} dB), {learned}",
+                meter.erle_db(),
+                meter.linear_erle_db()
+            )
+        } else {
+            "echo: none reaches the microphone".to_owned()
+        };
         if self.print {
             println!("  {line}");
         }
