@@ -352,8 +352,8 @@ const MOON: &str = "Let me tell you about the moon. It is about four hundred tho
 /// low-pass, 250 ms of reverberation, the echo at 0.6 of the played level) and every sound the user makes may
 /// interrupt (`any`, the most sensitive policy). The first question gets the long reply, whatever Whisper heard;
 /// a question about the name gets a short one.
-fn echo_run(models: &Path, cancel_echo: bool, lines: &[(&str, f32)]) -> (Setup, Run) {
-    let server = ScriptServer::start(ScriptedReply::text(MOON)).unwrap();
+fn echo_run(models: &Path, cancel_echo: bool, reply: &str, lines: &[(&str, f32)]) -> (Setup, Run) {
+    let server = ScriptServer::start(ScriptedReply::text(reply)).unwrap();
     server.when("name", ScriptedReply::text("My name is Mira."));
     let mut s = setup(models, &server);
     s.settings.conversation.barge_in = BargeIn::Any;
@@ -389,7 +389,7 @@ impl Run {
 #[test]
 fn own_voice_through_speakers_does_not_interrupt_the_reply() {
     let models = persona::require_models!("silero_vad.onnx", "ggml-tiny.en.bin", "kokoro-v1.0.int8.onnx");
-    let (s, r) = echo_run(&models, true, &[("Tell me about the moon.", 22.0)]);
+    let (s, r) = echo_run(&models, true, MOON, &[("Tell me about the moon.", 22.0)]);
     for (_, e) in &r.events {
         eprintln!("{e:?}");
     }
@@ -448,8 +448,14 @@ fn a_piece_the_voice_refuses_ends_its_turn_visibly_and_the_next_turn_works() {
 #[test]
 fn a_real_interruption_is_heard_through_the_echo() {
     let models = persona::require_models!("silero_vad.onnx", "ggml-tiny.en.bin", "kokoro-v1.0.int8.onnx");
-    // The user asks something else while the character is still talking about the moon.
-    let (s, r) = echo_run(&models, true, &[("Tell me about the moon.", 9.0), ("What is your name?", 7.0)]);
+    // The user asks something else while the character is still talking about the moon: 15 s after the first
+    // question, well into a reply of about 25 s however long a busy machine takes to begin it, and after the
+    // canceller has learned the room (until then, the first 2-3 s of the first reply, it is nearly half-duplex).
+    let longer = format!(
+        "{MOON} Its craters were made by rocks falling from space. Its pull on the oceans makes the tides. Twelve \
+         people have walked on it so far."
+    );
+    let (s, r) = echo_run(&models, true, &longer, &[("Tell me about the moon.", 15.0), ("What is your name?", 7.0)]);
     // One interruption, by the user's question (heard over the character's voice), which the next turn answers.
     assert_eq!(r.interruptions().len(), 1, "{:?}", r.events);
     let said = r.said();
@@ -468,7 +474,7 @@ fn without_echo_cancellation_the_microphone_hears_the_character() {
     // The control for the two tests above: the same room, cancellation off. The character's voice reaches the
     // listener as speech (judged by the echo guard, cutting the reply off, or becoming turns of its own), where
     // with cancellation on nothing of it was heard.
-    let (_, r) = echo_run(&models, false, &[("Tell me about the moon.", 18.0)]);
+    let (_, r) = echo_run(&models, false, MOON, &[("Tell me about the moon.", 18.0)]);
     let heard_itself =
         r.events.iter().any(|(_, e)| matches!(e, Event::NotAnInterruption { .. } | Event::Interrupted { .. }))
             || r.said().len() > 1;
