@@ -80,6 +80,8 @@ struct MeterValues {
     /// 16 kHz input samples up to the end of the last stretch in which something played, plus one (0: nothing
     /// has played yet).
     played_until: AtomicU64,
+    /// 16 kHz input samples through the filter so far.
+    processed: AtomicU64,
 }
 
 impl EchoMeter {
@@ -92,6 +94,16 @@ impl EchoMeter {
             0 => None,
             n => Some((n - 1) as f32 / 16_000.0),
         }
+    }
+
+    /// Input time the echo path has reached: with the wall-clock time since capture started, how far the listener
+    /// runs behind the speakers.
+    pub fn processed_s(&self) -> f32 {
+        self.0.processed.load(Ordering::Relaxed) as f32 / 16_000.0
+    }
+
+    pub(crate) fn note_processed(&self, samples: u64) {
+        self.0.processed.store(samples, Ordering::Relaxed);
     }
 
     pub(crate) fn note_played(&self, until_sample: u64) {

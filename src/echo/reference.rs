@@ -135,6 +135,7 @@ pub fn input_filter(
             played.note_played(samples + last as u64);
         }
         samples += input.len() as u64;
+        played.note_processed(samples);
         mic.clear();
         match room.as_mut() {
             Some(room) => mic.extend(input.iter().zip(&far).map(|(m, f)| m + room.next(*f))),

@@ -274,6 +274,8 @@ impl Conversation {
             started_during_reply: None,
             print: options.print,
             echo: echo_meter,
+            started: Instant::now(),
+            heard_log: std::collections::VecDeque::new(),
             stop: stop.clone(),
         };
         let thread = std::thread::Builder::new().name("persona-conductor".into()).spawn(move || conductor.run())?;
@@ -501,6 +503,10 @@ struct Conductor {
     /// The echo path's meter (when playback publishes what it played): when the character's voice reached the
     /// microphone, on the input's clock, and the canceller's figures.
     echo: Option<EchoMeter>,
+    /// When capture started (about), and when each piece began to be heard (the newest last): with the meter,
+    /// which piece the listener is hearing now when it runs behind the speakers.
+    started: Instant,
+    heard_log: std::collections::VecDeque<(Instant, crate::audio::playback::PieceId)>,
     stop: CancellationToken,
 }
 
@@ -702,7 +708,21 @@ impl Conductor {
             Some(id) => pieces.iter().position(|p| p.id == id).unwrap_or(pieces.len().saturating_sub(1)),
             None => pieces.len().saturating_sub(1),
         };
-        let from = upto.saturating_sub(1);
+        let mut from = upto.saturating_sub(1);
+        // The listener may run behind the speakers on a busy machine: what it hears now was played that long ago,
+        // so the pieces heard since then (and a little before) count too.
+        let lag = self.echo.as_ref().map_or(Duration::ZERO, |m| {
+            self.started.elapsed().saturating_sub(Duration::from_secs_f32(m.processed_s().max(0.0)))
+        });
+        if let Some(since) = Instant::now().checked_sub(lag + Duration::from_secs(2)) {
+            let before = self.heard_log.iter().rev().find(|(at, _)| *at <= since);
+            let after = self.heard_log.iter().filter(|(at, _)| *at > since);
+            for (_, id) in before.into_iter().chain(after) {
+                if let Some(i) = pieces.iter().position(|p| p.id == *id) {
+                    from = from.min(i);
+                }
+            }
+        }
         pieces
             .get(from..=upto)
             .map(|ps| ps.iter().map(|p| p.text.as_str()).collect::<Vec<_>>().join(" "))
@@ -905,6 +925,14 @@ impl Conductor {
     /// Follows the playback position: first sound of the turn, expressions, the end of the turn.
     fn follow_playback(&mut self) {
         let heard = self.stage.heard();
+        if let Some(h) = &heard
+            && self.heard_log.back().is_none_or(|(_, id)| *id != h.piece)
+        {
+            if self.heard_log.len() == 256 {
+                self.heard_log.pop_front();
+            }
+            self.heard_log.push_back((Instant::now(), h.piece));
+        }
         for name in self.stage.expressions_due(&mut self.expressions_after) {
             if let Some(turn) = &self.turn {
                 if self.print {
