@@ -62,6 +62,12 @@ const LEARNING_LEAK: f32 = 100.0;
 /// Output gain for echo-only blocks: -30 dB once the room is learned, -50 dB while learning (the residual is then
 /// nearly as loud as the echo itself).
 const SUPPRESSED: f32 = 0.03;
+
+/// While sound plays, a residual this far (20 dB) below the echo reaching the microphone is what the filter left of
+/// the echo, not a user cutting in (who would have to speak 20 dB below the loudspeaker's echo): it is suppressed
+/// even where the filter's estimate is poor (sibilants, the bands it learns last), which would otherwise leak
+/// through as garbled words.
+const QUIETER_THAN_ECHO: f32 = 0.01;
 const SUPPRESSED_LEARNING: f32 = 0.003;
 
 /// What the echo path tells the rest of the app, lock-free (written on the capture path, read by the conversation,
@@ -427,7 +433,11 @@ impl EchoCanceller {
             } else {
                 self.leak.max((LEARNING_MARGIN * (self.lin_err + 1e-12) / (self.lin_mic + 1e-12)).min(LEARNING_LEAK))
             };
-            if residual < 4.0 * leak * estimate { suppressed } else { 1.0 }
+            if residual < 4.0 * leak * estimate || residual < QUIETER_THAN_ECHO * self.lin_mic {
+                suppressed
+            } else {
+                1.0
+            }
         } else if far_recent && !self.converged {
             // Sound is playing and the filter has no estimate yet: its echo is on its way.
             suppressed
