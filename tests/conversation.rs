@@ -500,3 +500,141 @@ fn median_pitch_hz(samples: &[f32], rate: usize) -> f32 {
     pitches.sort_by(f32::total_cmp);
     pitches.get(pitches.len() / 2).copied().unwrap_or(0.0)
 }
+
+/// A reply long enough for the echo canceller to be tested on: about fifteen seconds of speech.
+const MOON: &str = "Let me tell you about the moon. It is about four hundred thousand kilometres away. It has no air and \
+                    no weather. The same side always faces us. Astronauts left footprints there that will last for \
+                    ages.";
+
+/// A conversation where the character's voice reaches the microphone through a simulated room (40 ms delay, a
+/// low-pass, 250 ms of reverberation, the echo at 0.6 of the played level) and every sound the user makes may
+/// interrupt (`any`, the most sensitive policy). The first question gets the long reply, whatever Whisper heard;
+/// a question about the name gets a short one.
+fn echo_run(models: &Path, cancel_echo: bool, reply: &str, lines: &[(&str, f32)]) -> (Setup, Run) {
+    let server = ScriptServer::start(ScriptedReply::text(reply)).unwrap();
+    server.when("name", ScriptedReply::text("My name is Mira."));
+    let mut s = setup(models, &server);
+    s.settings.conversation.barge_in = BargeIn::Any;
+    s.settings.audio.echo_cancellation = cancel_echo;
+    let dir = tempfile::tempdir().unwrap();
+    let input = conversation_wav(dir.path(), lines);
+    let r = run(&s, &input, &dir.path().join("reply.wav"), Some(SimulatedRoom::new(40, 0.6, 250)));
+    (s, r)
+}
+
+impl Run {
+    fn said(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::UserSaid { text, .. } => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn interruptions(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::Interrupted { heard, .. } => Some(heard.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn own_voice_through_speakers_does_not_interrupt_the_reply() {
+    let models = persona::require_models!("silero_vad.onnx", "ggml-tiny.en.bin", "kokoro-v1.0.int8.onnx");
+    let (s, r) = echo_run(&models, true, MOON, &[("Tell me about the moon.", 22.0)]);
+    for (_, e) in &r.events {
+        eprintln!("{e:?}");
+    }
+    // The whole reply played: nothing interrupted it, and it ended as one turn.
+    assert_eq!(r.interruptions(), Vec::<String>::new(), "the reply was cut off by its own echo");
+    assert_eq!(r.replies(), [MOON]);
+    // Its echo never became a turn of its own: the user said one thing, the log holds one exchange.
+    assert_eq!(r.said().len(), 1, "{:?}", r.said());
+    let log = std::fs::read_to_string(s.paths.logs_dir().join("mira.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 2, "{log}");
+    // And the end of the reply was heard in the output.
+    let heard = whisper(&models).transcribe(&r.output.to_mono_at(16_000)).unwrap().text;
+    assert!(contains_in_order(&words(&heard), &words("Astronauts left footprints there")), "{heard}");
+}
+
+#[test]
+fn a_piece_the_voice_refuses_ends_its_turn_visibly_and_the_next_turn_works() {
+    let models = persona::require_models!("silero_vad.onnx", "ggml-tiny.en.bin", "kokoro-v1.0.int8.onnx");
+    // A model stuck repeating itself: 2,200 letters without a space or a stop. The chunker cannot cut it, and
+    // the voice refuses a piece that long (TtsError::TooLong); the pieces around it are still spoken.
+    let stuck = format!("Here you go: {}. That is all.", "ha".repeat(1100));
+    let server =
+        ScriptServer::with_replies(vec![ScriptedReply::text(&stuck), ScriptedReply::text("My name is Mira.")]).unwrap();
+    let s = setup(&models, &server);
+    let dir = tempfile::tempdir().unwrap();
+    // A long pause, so even a slow machine has finished the first reply before the second question.
+    let input = conversation_wav(dir.path(), &[("Tell me a joke.", 18.0), ("What is your name?", 6.0)]);
+    let r = run(&s, &input, &dir.path().join("reply.wav"), None);
+    let failed: Vec<(u64, &String)> = r
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::TurnFailed { turn, error } => Some((*turn, error)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed.len(), 1, "{:?}", r.events);
+    assert!(failed[0].1.contains("characters long"), "the error says what went wrong: {}", failed[0].1);
+    // Both turns ended, none interrupted; the second answered normally.
+    let replies = r.replies();
+    assert_eq!(replies.len(), 2, "{:?}", r.events);
+    assert_eq!(replies[1], "My name is Mira.");
+    // History and the log keep what was said, not the piece that never was.
+    assert_eq!(replies[0], "Here you go: That is all.");
+    let log = std::fs::read_to_string(s.paths.logs_dir().join("mira.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(records.len(), 4, "{log}");
+    assert_eq!(records[1]["text"], "Here you go: That is all.");
+    assert!(r.interruptions().is_empty(), "{:?}", r.events);
+    // What could be said was said: before the refused piece ("here you go"), after it ("that is all"), and the next
+    // reply ("my name is Mira"), heard in order (Whisper may miss a word).
+    let heard = words(&whisper(&models).transcribe(&r.output.to_mono_at(16_000)).unwrap().text);
+    assert!(contains_in_order(&heard, &words("here go all name Mira")), "{heard:?}");
+}
+
+#[test]
+fn a_real_interruption_is_heard_through_the_echo() {
+    let models = persona::require_models!("silero_vad.onnx", "ggml-tiny.en.bin", "kokoro-v1.0.int8.onnx");
+    // The user asks something else while the character is still talking about the moon: 15 s after the first
+    // question, well into a reply of about 25 s however long a busy machine takes to begin it, and after the
+    // canceller has learned the room (until then, the first 2-3 s of the first reply, it is nearly half-duplex).
+    let longer = format!(
+        "{MOON} Its craters were made by rocks falling from space. Its pull on the oceans makes the tides. Twelve \
+         people have walked on it so far."
+    );
+    let (s, r) = echo_run(&models, true, &longer, &[("Tell me about the moon.", 15.0), ("What is your name?", 7.0)]);
+    // One interruption, by the user's question (heard over the character's voice), which the next turn answers.
+    assert_eq!(r.interruptions().len(), 1, "{:?}", r.events);
+    let said = r.said();
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(said[1].to_lowercase().contains("name"), "{said:?}");
+    assert_eq!(r.replies(), ["My name is Mira."]);
+    let log = std::fs::read_to_string(s.paths.logs_dir().join("mira.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(records.len(), 4, "{log}");
+    assert_eq!(records[1]["interrupted"], true, "{log}");
+}
+
+#[test]
+fn without_echo_cancellation_the_microphone_hears_the_character() {
+    let models = persona::require_models!("silero_vad.onnx", "ggml-tiny.en.bin", "kokoro-v1.0.int8.onnx");
+    // The control for the two tests above: the same room, cancellation off. The character's voice reaches the
+    // listener as speech (judged by the echo guard, cutting the reply off, or becoming turns of its own), where
+    // with cancellation on nothing of it was heard.
+    let (_, r) = echo_run(&models, false, MOON, &[("Tell me about the moon.", 18.0)]);
+    let heard_itself =
+        r.events.iter().any(|(_, e)| matches!(e, Event::NotAnInterruption { .. } | Event::Interrupted { .. }))
+            || r.said().len() > 1;
+    assert!(heard_itself, "{:?}", r.events);
+}

@@ -306,7 +306,9 @@ impl Playback {
             .name("playback-feeder".into())
             .spawn(move || feeder(rx, sp, mp, fs))
             .expect("spawning a thread");
-        let (tp, tc) = HeapRb::<f32>::new(out_rate as usize).split();
+        // Four seconds of room: the echo canceller reads this on the listener's thread, which a busy machine may
+        // hold up for a while; what does not fit is lost to the canceller's reference.
+        let (tp, tc) = HeapRb::<f32>::new(4 * out_rate as usize).split();
         let renderer = Renderer { samples: sc, markers: mc, shared: shared.clone(), read: 0, current: None, tap: tp };
         let tap = std::sync::Mutex::new(Some(tc));
         (Playback { shared, tx: Some(tx), next_id: 1, feeder: Some(feeder), output: None, tap }, renderer)

@@ -14,6 +14,7 @@
 pub mod reference;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use realfft::num_complex::Complex32;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
@@ -36,6 +37,112 @@ impl Default for EchoSettings {
     fn default() -> Self {
         // 256 ms covers a speaker-to-microphone delay of up to ~80 ms plus a living-room reverberation tail.
         EchoSettings { enabled: true, tail_ms: 256, step: 1.0 }
+    }
+}
+
+/// While learning, the linear filter has learned the room once it removes this much of the echo by itself.
+pub const CONVERGED_DB: f32 = 15.0;
+
+/// Learning ends at the latest after this much played sound (6 s), so a room the filter cannot model well does not
+/// stay half-duplex for ever.
+const LEARNING_LIMIT_BLOCKS: usize = 6 * 16_000 / BLOCK;
+
+/// An echo this much quieter than the sound played (30 dB) is no echo to learn: a headset, with cancellation left
+/// on, ends learning at once.
+const NO_ECHO: f32 = 1e-3;
+
+/// While learning, a block counts as echo unless its residual is this much (10 dB) above the filter's average
+/// leak so far.
+const LEARNING_MARGIN: f32 = 10.0;
+
+/// While learning, the residual suppressor assumes the filter may leak up to this much more than its estimate
+/// (+20 dB); once converged, at most the estimate itself (0 dB).
+const LEARNING_LEAK: f32 = 100.0;
+
+/// Output gain for echo-only blocks: -30 dB once the room is learned, -50 dB while learning (the residual is then
+/// nearly as loud as the echo itself).
+const SUPPRESSED: f32 = 0.03;
+
+/// While sound plays, a residual this far (20 dB) below the echo reaching the microphone is what the filter left of
+/// the echo, not a user cutting in (who would have to speak 20 dB below the loudspeaker's echo): it is suppressed
+/// even where the filter's estimate is poor (sibilants, the bands it learns last), which would otherwise leak
+/// through as garbled words.
+const QUIETER_THAN_ECHO: f32 = 0.01;
+const SUPPRESSED_LEARNING: f32 = 0.003;
+
+/// What the echo path tells the rest of the app, lock-free (written on the capture path, read by the conversation,
+/// the UI and tests): when the character's voice reached the microphone, on the input's own clock, and the
+/// canceller's echo return loss enhancement and whether it has learned the room.
+#[derive(Debug, Clone, Default)]
+pub struct EchoMeter(Arc<MeterValues>);
+
+#[derive(Debug, Default)]
+struct MeterValues {
+    /// f32 bits, dB.
+    erle: AtomicU32,
+    linear_erle: AtomicU32,
+    converged: AtomicBool,
+    echo_heard: AtomicBool,
+    /// 16 kHz input samples up to the end of the last stretch in which something played, plus one (0: nothing
+    /// has played yet).
+    played_until: AtomicU64,
+    /// 16 kHz input samples through the filter so far.
+    processed: AtomicU64,
+}
+
+impl EchoMeter {
+    /// Input time (seconds since the start of the input, the clock of the listener's `start_s`) up to which
+    /// sound was playing while the microphone was recording; `None` before anything played. Comparing an
+    /// utterance's start with this says whether the character's voice could be in it, however far the listener
+    /// runs behind the speakers on a busy machine.
+    pub fn played_until_s(&self) -> Option<f32> {
+        match self.0.played_until.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some((n - 1) as f32 / 16_000.0),
+        }
+    }
+
+    /// Input time the echo path has reached: with the wall-clock time since capture started, how far the listener
+    /// runs behind the speakers.
+    pub fn processed_s(&self) -> f32 {
+        self.0.processed.load(Ordering::Relaxed) as f32 / 16_000.0
+    }
+
+    pub(crate) fn note_processed(&self, samples: u64) {
+        self.0.processed.store(samples, Ordering::Relaxed);
+    }
+
+    pub(crate) fn note_played(&self, until_sample: u64) {
+        self.0.played_until.store(until_sample + 1, Ordering::Relaxed);
+    }
+
+    /// Echo removed by the whole canceller (filter and residual suppression), in dB, smoothed over about a second;
+    /// meaningful while the character speaks and the user does not.
+    pub fn erle_db(&self) -> f32 {
+        f32::from_bits(self.0.erle.load(Ordering::Relaxed))
+    }
+
+    /// Echo removed by the adaptive filter alone, in dB: how well it knows the room.
+    pub fn linear_erle_db(&self) -> f32 {
+        f32::from_bits(self.0.linear_erle.load(Ordering::Relaxed))
+    }
+
+    /// The filter has learned the room (or had long enough to): the canceller is full-duplex.
+    pub fn converged(&self) -> bool {
+        self.0.converged.load(Ordering::Relaxed)
+    }
+
+    /// The microphone hears an echo worth removing (it is less than 30 dB below what plays); false with a
+    /// headset, and while nothing has played.
+    pub fn echo_heard(&self) -> bool {
+        self.0.echo_heard.load(Ordering::Relaxed)
+    }
+
+    fn publish(&self, erle: f32, linear: f32, converged: bool, echo_heard: bool) {
+        self.0.erle.store(erle.to_bits(), Ordering::Relaxed);
+        self.0.linear_erle.store(linear.to_bits(), Ordering::Relaxed);
+        self.0.converged.store(converged, Ordering::Relaxed);
+        self.0.echo_heard.store(echo_heard, Ordering::Relaxed);
     }
 }
 
@@ -109,8 +216,20 @@ pub struct EchoCanceller {
     /// Residual echo suppression: the filter's leak (residual over estimate) and the current output gain.
     leak: f32,
     gain: f32,
-    /// Far-end blocks in a row that were pure silence.
+    /// Far-end blocks in a row that were pure silence, and in a row without sound (below -60 dBFS).
     silent_blocks: usize,
+    quiet_blocks: usize,
+    /// How well the linear filter alone predicts the echo while something plays: (microphone energy, error
+    /// energy) smoothed. Its ratio is the canceller's own ERLE estimate of its learning.
+    lin_mic: f32,
+    lin_err: f32,
+    /// The far end's energy, smoothed alike.
+    lin_far: f32,
+    /// Blocks with sound played within the filter's span since the canceller started (or was reset).
+    played_blocks: usize,
+    /// The room has been learned: see [`EchoCanceller::learning`].
+    converged: bool,
+    meter: EchoMeter,
 }
 
 impl EchoCanceller {
@@ -142,10 +261,30 @@ impl EchoCanceller {
             fft_scratch: vec![Complex32::new(0.0, 0.0); scratch],
             mic_energy: 0.0,
             out_energy: 0.0,
-            leak: 1.0,
+            leak: LEARNING_LEAK,
             gain: 1.0,
             silent_blocks: 0,
+            quiet_blocks: usize::MAX,
+            lin_mic: 0.0,
+            lin_err: 0.0,
+            lin_far: 0.0,
+            played_blocks: 0,
+            converged: false,
+            meter: EchoMeter::default(),
         }
+    }
+
+    /// The canceller's meter; clones share the values.
+    pub fn meter(&self) -> EchoMeter {
+        self.meter.clone()
+    }
+
+    /// True until the filter has learned the room: its own linear ERLE reached [`CONVERGED_DB`], or
+    /// [`LEARNING_LIMIT_BLOCKS`] of sound have played. Meanwhile the residual suppressor is half-duplex: the
+    /// first words of the first reply reach the microphone nearly as loud as without cancellation, and leaked
+    /// through they are garbled into words that are not the reply's, which the echo guard cannot recognise.
+    pub fn learning(&self) -> bool {
+        !self.converged
     }
 
     /// Processes `mic` with `far` (the reference played over the same time span; pass zeros, or an empty slice,
@@ -174,14 +313,17 @@ impl EchoCanceller {
         10.0 * ((self.mic_energy + 1e-12) / (self.out_energy + 1e-12)).log10()
     }
 
-    /// Forgets the learned echo path (e.g. after the output device changed).
+    /// Forgets the learned echo path (e.g. after the output device changed). The meter stays shared.
     pub fn reset(&mut self) {
         let partitions = self.history.len();
+        let meter = self.meter.clone();
         *self = EchoCanceller::new(EchoSettings {
             enabled: true,
             tail_ms: (partitions * BLOCK / 16) as u32,
             step: self.step,
         });
+        self.meter = meter;
+        self.meter.publish(0.0, 0.0, false, false);
     }
 
     fn block(&mut self, mic: &[f32; BLOCK], far: &[f32; BLOCK], out: &mut Vec<f32>) {
@@ -198,6 +340,10 @@ impl EchoCanceller {
             out.extend_from_slice(mic);
             return;
         }
+        let far_active = far.iter().map(|v| v * v).sum::<f32>() > 1e-6 * BLOCK as f32;
+        self.quiet_blocks = if far_active { 0 } else { self.quiet_blocks.saturating_add(1) };
+        // Sound played within the filter's span: its echo may be reaching the microphone now.
+        let far_recent = self.quiet_blocks <= self.history.len();
         // Far-end spectrum of [previous block, this block] (overlap-save).
         self.far_window.copy_within(BLOCK.., 0);
         self.far_window[BLOCK..].copy_from_slice(far);
@@ -228,7 +374,6 @@ impl EchoCanceller {
         let (efg, ebg, emic) = (energy(&err_fg), energy(&err_bg), energy(mic));
         self.energy_fg = 0.7 * self.energy_fg + 0.3 * efg;
         self.energy_bg = 0.7 * self.energy_bg + 0.3 * ebg;
-        let far_active = far.iter().map(|v| v * v).sum::<f32>() > 1e-6 * BLOCK as f32;
         if far_active && self.energy_bg < 0.8 * self.energy_fg && ebg <= emic {
             self.foreground = self.background.clone();
             self.energy_fg = self.energy_bg;
@@ -241,26 +386,61 @@ impl EchoCanceller {
         if far_active {
             self.adapt(&err_bg);
         }
-        self.suppress_residual(mic, &mut err_fg, far_active);
+        if far_recent {
+            self.played_blocks += 1;
+            self.lin_mic = 0.95 * self.lin_mic + 0.05 * emic;
+            self.lin_err = 0.95 * self.lin_err + 0.05 * energy(&err_fg);
+            self.lin_far = 0.95 * self.lin_far + 0.05 * energy(far);
+        }
+        let linear = 10.0 * ((self.lin_mic + 1e-12) / (self.lin_err + 1e-12)).log10();
+        // A quarter second of sound first, so the smoothed energies mean something.
+        let learned = self.played_blocks >= 16 && (linear >= CONVERGED_DB || self.lin_mic < NO_ECHO * self.lin_far);
+        if !self.converged && (learned || self.played_blocks >= LEARNING_LIMIT_BLOCKS) {
+            self.converged = true;
+            self.leak = self.leak.min(1.0);
+        }
+        self.suppress_residual(mic, &mut err_fg, far_recent);
         self.mic_energy = 0.98 * self.mic_energy + 0.02 * emic;
         self.out_energy = 0.98 * self.out_energy + 0.02 * energy(&err_fg);
+        let echo_heard = self.lin_mic >= NO_ECHO * self.lin_far && self.lin_far > 0.0;
+        self.meter.publish(self.erle_db(), linear, self.converged, echo_heard);
         out.extend_from_slice(&err_fg);
     }
 
     /// Residual echo suppression: what the linear filter leaves of the echo (while it is still learning the room,
     /// and the part no linear filter can model) is attenuated while only the character speaks.
     ///
-    /// The leak, residual energy over echo-estimate energy, is tracked while the far end plays: it falls quickly
-    /// to the best the filter achieves and creeps up slowly. A block whose residual is within 6 dB of
-    /// `leak × echo estimate` is echo only and is attenuated by 30 dB; a block well above it holds the user's
-    /// voice (double talk) and passes untouched, so an interruption is heard.
-    fn suppress_residual(&mut self, mic: &[f32; BLOCK], err: &mut [f32; BLOCK], far_active: bool) {
+    /// The leak, residual energy over echo-estimate energy, is tracked while sound played within the filter's
+    /// span: it falls quickly to the best the filter achieves and creeps up slowly, to at most 0 dB once the
+    /// room is learned. A block whose residual is within 6 dB of `leak × echo estimate` is echo only and is
+    /// attenuated; a block well above it holds the user's voice (double talk) and passes untouched, so an
+    /// interruption is heard.
+    ///
+    /// While learning, the leak starts at +20 dB and the attenuation is stronger: the canceller is nearly
+    /// half-duplex (the user's voice passes only when far louder than the echo estimate) for the first second or
+    /// two of the first reply, instead of letting the garbled start of its echo through.
+    fn suppress_residual(&mut self, mic: &[f32; BLOCK], err: &mut [f32; BLOCK], far_recent: bool) {
         let residual: f32 = err.iter().map(|v| v * v).sum();
         let estimate: f32 = mic.iter().zip(err.iter()).map(|(m, e)| (m - e) * (m - e)).sum();
-        let target = if far_active && estimate > 1e-7 {
+        let (cap, suppressed) = if self.converged { (1.0, SUPPRESSED) } else { (LEARNING_LEAK, SUPPRESSED_LEARNING) };
+        let target = if far_recent && estimate > 1e-7 {
             let ratio = residual / estimate;
-            self.leak = if ratio < self.leak { 0.7 * self.leak + 0.3 * ratio } else { (self.leak * 1.01).min(1.0) };
-            if residual < 4.0 * self.leak * estimate { 0.03 } else { 1.0 }
+            self.leak = if ratio < self.leak { 0.7 * self.leak + 0.3 * ratio } else { (self.leak * 1.01).min(cap) };
+            // While learning, single blocks the young filter happens to match well do not make it look better
+            // than it is on average.
+            let leak = if self.converged {
+                self.leak
+            } else {
+                self.leak.max((LEARNING_MARGIN * (self.lin_err + 1e-12) / (self.lin_mic + 1e-12)).min(LEARNING_LEAK))
+            };
+            if residual < 4.0 * leak * estimate || residual < QUIETER_THAN_ECHO * self.lin_mic {
+                suppressed
+            } else {
+                1.0
+            }
+        } else if far_recent && !self.converged {
+            // Sound is playing and the filter has no estimate yet: its echo is on its way.
+            suppressed
         } else {
             1.0
         };
@@ -412,6 +592,30 @@ mod tests {
         let erle = 10.0 * (energy(&mic[after.clone()]) / energy(&out[after])).log10();
         eprintln!("ERLE after double talk: {erle:.1} dB");
         assert!(erle > 20.0, "echo came back after double talk: {erle:.1} dB");
+    }
+
+    #[test]
+    fn with_no_echo_to_learn_the_user_is_heard_at_once() {
+        // A headset with cancellation left on: the far end plays, the microphone only hears the room's hiss and,
+        // from half a second on, the user.
+        let mut noise = Noise(777);
+        let n = 16000 * 2;
+        let far: Vec<f32> = (0..n).map(|_| 0.3 * noise.next()).collect();
+        let mic: Vec<f32> =
+            (0..n).map(|i| 1e-4 * noise.next() + if i >= 8000 { 0.1 * noise.next() } else { 0.0 }).collect();
+        let mut aec = EchoCanceller::new(EchoSettings::default());
+        let meter = aec.meter();
+        let mut out = Vec::new();
+        for (m, f) in mic.chunks(160).zip(far.chunks(160)) {
+            aec.process(m, f, &mut out);
+            if out.len() == 7936 {
+                assert!(meter.converged(), "still learning a room with no echo");
+                assert!(!meter.echo_heard());
+            }
+        }
+        let user = 8500..out.len();
+        let kept = 10.0 * (energy(&out[user.clone()]) / energy(&mic[user])).log10();
+        assert!(kept > -1.0, "the user's voice lost {:.1} dB", -kept);
     }
 
     #[test]

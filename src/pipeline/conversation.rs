@@ -31,8 +31,8 @@ use crate::audio::capture::{Capture, Pace};
 use crate::audio::playback::{Playback, WavPace};
 use crate::character::Character;
 use crate::config::{Paths, Settings};
-use crate::echo::EchoSettings;
 use crate::echo::reference::{EchoReference, SimulatedRoom, input_filter};
+use crate::echo::{EchoMeter, EchoSettings};
 use crate::lipsync::LoudnessTrack;
 use crate::llm::transcript::Record;
 use crate::llm::{
@@ -104,6 +104,13 @@ pub enum Event {
     /// The input ended and every reply has been played.
     Finished,
 }
+
+/// An utterance that begins this long after the character's voice stopped reaching the microphone may still be its
+/// echo (the room's reverberation; the canceller's span is 256 ms).
+const ECHO_TAIL_S: f32 = 0.5;
+
+/// A final transcript of an utterance that began this soon after a reply is checked against the reply's words.
+const AFTER_REPLY_S: f32 = 3.0;
 
 /// The services a conversation needs, loaded once and kept warm.
 pub struct Services {
@@ -211,10 +218,13 @@ impl Conversation {
             Output::Speakers(name) => Playback::open_device(name, volume)?,
             Output::File { path, pace } => Playback::open_wav(path, 24_000, *pace, volume)?,
         };
+        let mut echo_meter = None;
         if let Some(played) = playback.take_played() {
             let reference = EchoReference::new(played, playback.output_rate());
             let echo = EchoSettings { enabled: settings.audio.echo_cancellation, ..EchoSettings::default() };
-            capture.set_filter(input_filter(reference, echo, options.simulated_room));
+            let (filter, meter) = input_filter(reference, echo, options.simulated_room);
+            capture.set_filter(filter);
+            echo_meter = Some(meter);
         }
         let stage = Stage::new(playback.position());
         let (listener, heard) = Listener::start(
@@ -281,6 +291,9 @@ impl Conversation {
             last_reply: None,
             started_during_reply: None,
             print: options.print,
+            echo: echo_meter,
+            started: Instant::now(),
+            heard_log: std::collections::VecDeque::new(),
             stop: stop.clone(),
         };
         conductor.personality_watch = conductor.watch_personality();
@@ -508,11 +521,19 @@ struct Conductor {
     expressions_after: Option<(crate::audio::playback::PieceId, f64)>,
     /// When the last utterance's speech ended, by utterance.
     speech_ended: Option<(u64, Instant)>,
-    /// The last utterance that began while a reply was playing, and that reply's turn (for the echo guard).
+    /// The last utterance that began over the character's voice (on the input's clock), and that reply's turn
+    /// (for the echo guard).
     started_during_reply: Option<(u64, u64)>,
-    /// The spoken text of the last reply, and when it ended or was cut off (for the echo guard).
-    last_reply: Option<(String, Instant)>,
+    /// The last reply's turn, spoken text, and when it ended or was cut off (for the echo guard).
+    last_reply: Option<(u64, String, Instant)>,
     print: bool,
+    /// The echo path's meter (when playback publishes what it played): when the character's voice reached the
+    /// microphone, on the input's clock, and the canceller's figures.
+    echo: Option<EchoMeter>,
+    /// When capture started (about), and when each piece began to be heard (the newest last): with the meter,
+    /// which piece the listener is hearing now when it runs behind the speakers.
+    started: Instant,
+    heard_log: std::collections::VecDeque<(Instant, crate::audio::playback::PieceId)>,
     stop: CancellationToken,
     /// Follows the character's `personality.txt`, so an edit made in any editor shapes the next reply.
     personality_watch: Option<crate::config::watch::FileWatch>,
@@ -594,19 +615,25 @@ impl Conductor {
 
     fn on_heard(&mut self, ev: ListenEvent) {
         match ev.kind {
-            ListenEventKind::SpeechStarted { .. } => {
+            ListenEventKind::SpeechStarted { utterance, start_s } => {
                 if self.turn.is_none() {
                     self.set_state(ConversationState::Listening);
                 }
-                // "Any speech interrupts" acts on the first sound only while nothing plays; while the character
-                // speaks, its own voice may leak into the microphone, so the first words decide (echo guard).
-                let played = self.turn.as_ref().is_some_and(|t| t.clock.first_played.is_some());
-                if let (true, Some(turn), Some(u)) = (played, &self.turn, ev.utterance()) {
-                    self.started_during_reply = Some((u, turn.id));
+                // "Any speech interrupts" acts on the first sound only when the character's voice was not reaching
+                // the microphone as the utterance began; otherwise its own voice may be what was heard, so the
+                // first words decide (echo guard).
+                let over_voice = self.voice_in_microphone(start_s, ECHO_TAIL_S);
+                if over_voice {
+                    let playing = self.turn.as_ref().filter(|t| t.clock.first_played.is_some()).map(|t| t.id);
+                    if let Some(turn) = playing.or(self.last_reply.as_ref().map(|(t, _, _)| *t)) {
+                        self.started_during_reply = Some((utterance, turn));
+                    }
                 }
-                if self.turn.is_some() && !played && self.settings.conversation.barge_in == crate::config::BargeIn::Any
+                if self.turn.is_some()
+                    && !over_voice
+                    && self.settings.conversation.barge_in == crate::config::BargeIn::Any
                 {
-                    self.consider_interruption("", ev.utterance(), true);
+                    self.consider_interruption("", Some(utterance), true);
                 }
             }
             ListenEventKind::Partial { utterance, text, .. } => {
@@ -623,7 +650,7 @@ impl Conductor {
                     self.consider_interruption(&text, Some(utterance), false);
                 }
             }
-            ListenEventKind::Final { utterance, transcript, .. } => {
+            ListenEventKind::Final { utterance, transcript, start_s, .. } => {
                 let text = transcript.text.trim().to_owned();
                 let end_of_speech = match self.speech_ended {
                     Some((u, at)) if u == utterance => at,
@@ -633,9 +660,10 @@ impl Conductor {
                     return;
                 }
                 let during =
-                    self.started_during_reply.filter(|(u, _)| *u == utterance).map(|(_, t)| self.spoken_text(t));
-                let recent = self.last_reply.as_ref().filter(|(_, ended)| ended.elapsed() < Duration::from_secs(3));
-                let reply = during.or_else(|| recent.map(|(r, _)| r.clone()));
+                    self.started_during_reply.filter(|(u, _)| *u == utterance).map(|(_, t)| self.reply_text(t));
+                // Began soon after the voice stopped: its reverberating end, or an echo heard late.
+                let recent = self.last_reply.as_ref().filter(|_| self.voice_in_microphone(start_s, AFTER_REPLY_S));
+                let reply = during.or_else(|| recent.map(|(_, r, _)| r.clone()));
                 if self.turn.is_none()
                     && self.pending_user != Some(utterance)
                     && reply.is_some_and(|reply| barge_in::is_echo(&text, &reply))
@@ -707,6 +735,27 @@ impl Conductor {
         }
     }
 
+    /// Whether the character's voice was reaching the microphone at input time `start_s` (or had stopped less
+    /// than `tail` seconds before). Judged on the input's own clock when the echo path tells, so a listener that
+    /// runs seconds behind the speakers on a busy machine decides as a prompt one would; else by the wall clock.
+    fn voice_in_microphone(&self, start_s: f32, tail: f32) -> bool {
+        match self.echo.as_ref() {
+            Some(meter) => meter.played_until_s().is_some_and(|until| start_s <= until + tail),
+            None => {
+                self.turn.as_ref().is_some_and(|t| t.clock.first_played.is_some())
+                    || self.last_reply.as_ref().is_some_and(|(_, _, ended)| ended.elapsed().as_secs_f32() < tail)
+            }
+        }
+    }
+
+    /// What turn `turn` said (so far, while it is still going).
+    fn reply_text(&self, turn: u64) -> String {
+        match &self.last_reply {
+            Some((t, text, _)) if *t == turn && self.turn.as_ref().is_none_or(|c| c.id != turn) => text.clone(),
+            _ => self.spoken_text(turn),
+        }
+    }
+
     /// The text of the piece being heard and the one before it: what an echo would repeat.
     fn recent_speech(&self, turn: u64) -> String {
         let pieces = self.stage.pieces_of(turn);
@@ -715,11 +764,39 @@ impl Conductor {
             Some(id) => pieces.iter().position(|p| p.id == id).unwrap_or(pieces.len().saturating_sub(1)),
             None => pieces.len().saturating_sub(1),
         };
-        let from = upto.saturating_sub(1);
+        let mut from = upto.saturating_sub(1);
+        // The listener may run behind the speakers on a busy machine: what it hears now was played that long ago,
+        // so the pieces heard since then (and a little before) count too.
+        let lag = self.echo.as_ref().map_or(Duration::ZERO, |m| {
+            self.started.elapsed().saturating_sub(Duration::from_secs_f32(m.processed_s().max(0.0)))
+        });
+        if let Some(since) = Instant::now().checked_sub(lag + Duration::from_secs(2)) {
+            let before = self.heard_log.iter().rev().find(|(at, _)| *at <= since);
+            let after = self.heard_log.iter().filter(|(at, _)| *at > since);
+            for (_, id) in before.into_iter().chain(after) {
+                if let Some(i) = pieces.iter().position(|p| p.id == *id) {
+                    from = from.min(i);
+                }
+            }
+        }
         pieces
             .get(from..=upto)
             .map(|ps| ps.iter().map(|p| p.text.as_str()).collect::<Vec<_>>().join(" "))
             .unwrap_or_default()
+    }
+
+    /// The display text of the turn's pieces that were spoken, in order.
+    fn said_display(&self, turn: &Turn) -> String {
+        let chars: Vec<char> = turn.display.chars().collect();
+        self.stage
+            .pieces_of(turn.id)
+            .iter()
+            .filter(|p| !p.text.is_empty())
+            .filter_map(|p| chars.get(p.display_start..(p.display_start + p.display_len).min(chars.len())))
+            .map(|c| c.iter().collect::<String>().trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// Everything of the turn's reply that was queued for playback.
@@ -744,7 +821,7 @@ impl Conductor {
             std::thread::sleep(Duration::from_millis(1));
         }
         let silent_at = Instant::now();
-        self.last_reply = Some((self.spoken_text(turn.id), silent_at));
+        self.last_reply = Some((turn.id, self.spoken_text(turn.id), silent_at));
         self.history.push_user(&turn.user_text);
         let kept = self.history.push_interrupted(&turn.display, heard).map(|t| t.text.clone()).unwrap_or_default();
         self.append_log(Speaker::Character, &kept, true, &turn.emotions);
@@ -763,6 +840,7 @@ impl Conductor {
         if self.print {
             println!("  (interrupted after: \"{kept}\")");
         }
+        self.report_echo(turn.id);
         self.pending_user = utterance;
         let _ = self.events.send(Event::Interrupted { turn: turn.id, heard: kept, decided_at, silent_at });
     }
@@ -877,9 +955,19 @@ impl Conductor {
             TurnMsg::Spoken { at, .. } => {
                 turn.clock.stamp(Step::FirstAudio, at);
                 turn.chunks_done += 1;
+                // The voice works again after a piece it refused.
+                let mut s = self.status.write().unwrap_or_else(|e| e.into_inner());
+                if matches!(s.tts, Health::Failed(_)) {
+                    s.tts = Health::Ok;
+                }
             }
             TurnMsg::SpeakFailed { error, .. } => {
-                tracing::warn!("a piece of the reply could not be spoken: {error}");
+                // The rest of the reply is still spoken; the turn ends in the error state with this message.
+                let error = format!("a piece of the reply could not be spoken: {error}");
+                tracing::warn!("{error}");
+                if print {
+                    println!("  ({error})");
+                }
                 let mut s = self.status.write().unwrap_or_else(|e| e.into_inner());
                 s.tts = Health::Failed(error.clone());
                 s.last_error = Some(error.clone());
@@ -893,6 +981,14 @@ impl Conductor {
     /// Follows the playback position: first sound of the turn, expressions, the end of the turn.
     fn follow_playback(&mut self) {
         let heard = self.stage.heard();
+        if let Some(h) = &heard
+            && self.heard_log.back().is_none_or(|(_, id)| *id != h.piece)
+        {
+            if self.heard_log.len() == 256 {
+                self.heard_log.pop_front();
+            }
+            self.heard_log.push_back((Instant::now(), h.piece));
+        }
         for name in self.stage.expressions_due(&mut self.expressions_after) {
             if let Some(turn) = &self.turn {
                 if self.print {
@@ -916,9 +1012,14 @@ impl Conductor {
         }
     }
 
-    fn finish_turn(&mut self, turn: Turn) {
+    fn finish_turn(&mut self, mut turn: Turn) {
         let latency = turn.clock.latency();
-        self.last_reply = Some((self.spoken_text(turn.id), Instant::now()));
+        self.last_reply = Some((turn.id, self.spoken_text(turn.id), Instant::now()));
+        // A turn that failed keeps only what was said, as an interrupted one keeps only what was heard: a piece the
+        // voice refused was never heard, and the model should not take it as said.
+        if turn.error.is_some() {
+            turn.display = self.said_display(&turn);
+        }
         self.history.push_user(&turn.user_text);
         self.history.push_character(&turn.display);
         self.append_log(Speaker::Character, &turn.display, false, &turn.emotions);
@@ -927,6 +1028,7 @@ impl Conductor {
             println!("  latency: {}", latency.summary());
         }
         tracing::info!(turn = turn.id, "latency: {}", latency.summary());
+        self.report_echo(turn.id);
         {
             let mut s = self.status.write().unwrap_or_else(|e| e.into_inner());
             s.record_turn(latency);
@@ -942,6 +1044,26 @@ impl Conductor {
             let _ = self.events.send(Event::TurnFailed { turn: turn.id, error });
         }
         let _ = self.events.send(Event::TurnEnded { turn: turn.id, reply: turn.display, latency, interrupted: false });
+    }
+
+    /// Prints and logs how much echo the canceller removes, after a turn whose voice played.
+    fn report_echo(&self, turn: u64) {
+        let cancelling = self.settings.audio.echo_cancellation && !self.stage.pieces_of(turn).is_empty();
+        let Some(meter) = self.echo.as_ref().filter(|_| cancelling) else { return };
+        let learned = if meter.converged() { "room learned" } else { "still learning the room" };
+        let line = if meter.echo_heard() {
+            format!(
+                "echo: {:.0} dB removed (the filter alone {:.0} dB), {learned}",
+                meter.erle_db(),
+                meter.linear_erle_db()
+            )
+        } else {
+            "echo: none reaches the microphone".to_owned()
+        };
+        if self.print {
+            println!("  {line}");
+        }
+        tracing::info!(turn, "{line}");
     }
 
     fn append_log(&mut self, speaker: Speaker, text: &str, interrupted: bool, emotions: &[String]) {
@@ -1061,17 +1183,4 @@ fn chunk_reply_offset(p: &SpokenPiece, spoken: usize) -> usize {
         return p.display_start + p.display_len;
     }
     p.display_start + (spoken * p.display_len).div_ceil(said).min(p.display_len)
-}
-
-impl ListenEvent {
-    fn utterance(&self) -> Option<u64> {
-        match &self.kind {
-            ListenEventKind::SpeechStarted { utterance, .. }
-            | ListenEventKind::Partial { utterance, .. }
-            | ListenEventKind::SpeechEnded { utterance, .. }
-            | ListenEventKind::Final { utterance, .. }
-            | ListenEventKind::Discarded { utterance } => Some(*utterance),
-            _ => None,
-        }
-    }
 }
