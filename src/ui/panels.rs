@@ -115,7 +115,7 @@ impl ControlPanel {
         ui.add_space(8.0);
         ui.columns(2, |cols| {
             grid(&mut cols[0], "dash_counts", |ui| {
-                ui.label("Turns");
+                ui.label("Turns answered");
                 ui.label(st.turns.to_string());
                 ui.end_row();
                 ui.label("Interruptions");
