@@ -105,15 +105,24 @@ fn run(s: &Setup, input: &Path, output: &Path, room: Option<SimulatedRoom>) -> R
 }
 
 impl Run {
+    /// The text `pick` finds in each event that has one, in order.
+    fn texts(&self, pick: impl Fn(&Event) -> Option<&String>) -> Vec<String> {
+        self.events.iter().filter_map(|(_, e)| pick(e).cloned()).collect()
+    }
+
     /// The reply of every turn that ended, in order.
     fn replies(&self) -> Vec<String> {
-        self.events
-            .iter()
-            .filter_map(|(_, e)| match e {
-                Event::TurnEnded { reply, .. } => Some(reply.clone()),
-                _ => None,
-            })
-            .collect()
+        self.texts(|e| if let Event::TurnEnded { reply, .. } = e { Some(reply) } else { None })
+    }
+
+    /// What the user said in each turn.
+    fn said(&self) -> Vec<String> {
+        self.texts(|e| if let Event::UserSaid { text, .. } = e { Some(text) } else { None })
+    }
+
+    /// What was heard in each interruption.
+    fn interruptions(&self) -> Vec<String> {
+        self.texts(|e| if let Event::Interrupted { heard, .. } = e { Some(heard) } else { None })
     }
 }
 
@@ -520,28 +529,6 @@ fn echo_run(models: &Path, cancel_echo: bool, reply: &str, lines: &[(&str, f32)]
     let input = conversation_wav(dir.path(), lines);
     let r = run(&s, &input, &dir.path().join("reply.wav"), Some(SimulatedRoom::new(40, 0.6, 250)));
     (s, r)
-}
-
-impl Run {
-    fn said(&self) -> Vec<String> {
-        self.events
-            .iter()
-            .filter_map(|(_, e)| match e {
-                Event::UserSaid { text, .. } => Some(text.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn interruptions(&self) -> Vec<String> {
-        self.events
-            .iter()
-            .filter_map(|(_, e)| match e {
-                Event::Interrupted { heard, .. } => Some(heard.clone()),
-                _ => None,
-            })
-            .collect()
-    }
 }
 
 #[test]
