@@ -148,6 +148,38 @@ pub fn load_voice(
     Ok((synthesizer, voice_filter))
 }
 
+/// The voice loader: loads the voice of the newest settings waiting and hands it to the voice worker; the
+/// dashboard's TTS health says "loading" meanwhile, and how it went once no newer request waits. Ends when the
+/// conductor goes.
+fn load_voices(requests: Receiver<Settings>, paths: &Paths, status: &SharedStatus, speak: &Sender<VoiceJob>) {
+    let set_health = |h: Health| status.write().unwrap_or_else(|e| e.into_inner()).tts = h;
+    let mut next = requests.recv().ok();
+    while let Some(mut settings) = next.take() {
+        while let Ok(newer) = requests.try_recv() {
+            settings = newer;
+        }
+        set_health(Health::Degraded("loading the new voice".into()));
+        let health = match load_voice(&settings, paths) {
+            Ok((synth, filter)) => {
+                let _ = speak.send(VoiceJob::Replace(synth, filter));
+                Health::Ok
+            }
+            Err(e) => {
+                tracing::warn!("the new voice settings are not usable ({e:#}); the running voice stays");
+                Health::Degraded(format!("{e:#}; the voice loaded before still speaks: fix it on the Voice page"))
+            }
+        };
+        // A request sent while this one loaded is loaded next, and the dashboard goes on saying "loading".
+        match requests.try_recv() {
+            Ok(newer) => next = Some(newer),
+            Err(_) => {
+                set_health(health);
+                next = requests.recv().ok();
+            }
+        }
+    }
+}
+
 /// What the voice worker is asked to do.
 enum VoiceJob {
     Speak(SpeakJob),
@@ -263,6 +295,7 @@ impl Conversation {
         let stop = CancellationToken::new();
         let mut conductor = Conductor {
             paths: paths.clone(),
+            voice_loads: None,
             personality_watch: None,
             history: log.as_ref().map(|(_, loaded)| loaded.history()).unwrap_or_default(),
             log: log.map(|(log, _)| log),
@@ -495,6 +528,8 @@ async fn reply_task(
 struct Conductor {
     settings: Settings,
     paths: Paths,
+    /// The voice loader's queue, once a voice change started it.
+    voice_loads: Option<Sender<Settings>>,
     character: Character,
     chat: Arc<dyn ChatModel>,
     runtime: tokio::runtime::Runtime,
@@ -598,7 +633,10 @@ impl Conductor {
         if let Some(l) = self.listener.take() {
             l.stop();
         }
+        // The voice worker ends when every sender is gone: ours, and the voice loader's (which ends with its queue
+        // after any load in progress).
         self.speak_tx = None;
+        self.voice_loads = None;
         if let Some(v) = self.voice.take() {
             let _ = v.join();
         }
@@ -1135,28 +1173,30 @@ impl Conductor {
         }
     }
 
-    /// Loads the voice of `settings` on a thread of its own (a model takes a second or more) and hands it to the
-    /// voice worker, which speaks with it from its next piece; the running voice speaks until then. A voice that
-    /// cannot be loaded leaves the running one, and the dashboard says why.
-    fn change_voice(&self, settings: &Settings) {
+    /// Loads the voice of `settings` on the voice loader thread (a model takes a second or more) and hands it to
+    /// the voice worker, which speaks with it from its next piece; the running voice speaks until then. One loader,
+    /// started on the first change, takes only the newest settings waiting: dragging the speed slider asks for
+    /// dozens of voices and loads one or two. A voice that cannot be loaded leaves the running one, and the
+    /// dashboard says why.
+    fn change_voice(&mut self, settings: &Settings) {
         let Some(speak) = self.speak_tx.clone() else { return };
-        let (settings, paths, status) = (settings.clone(), self.paths.clone(), self.status.clone());
-        status.write().unwrap_or_else(|e| e.into_inner()).tts = Health::Degraded("loading the new voice".into());
-        let spawned = std::thread::Builder::new().name("persona-voice-load".into()).spawn(move || {
-            let health = match load_voice(&settings, &paths) {
-                Ok((synth, filter)) => {
-                    let _ = speak.send(VoiceJob::Replace(synth, filter));
-                    Health::Ok
-                }
+        self.status.write().unwrap_or_else(|e| e.into_inner()).tts = Health::Degraded("loading the new voice".into());
+        if self.voice_loads.is_none() {
+            let (tx, rx) = mpsc::channel::<Settings>();
+            let (paths, status) = (self.paths.clone(), self.status.clone());
+            let spawned = std::thread::Builder::new()
+                .name("persona-voice-load".into())
+                .spawn(move || load_voices(rx, &paths, &status, &speak));
+            match spawned {
+                Ok(_) => self.voice_loads = Some(tx),
                 Err(e) => {
-                    tracing::warn!("the new voice settings are not usable ({e:#}); the running voice stays");
-                    Health::Degraded(format!("{e:#}; the voice loaded before still speaks"))
+                    tracing::warn!("cannot load the new voice: {e}");
+                    return;
                 }
-            };
-            status.write().unwrap_or_else(|e| e.into_inner()).tts = health;
-        });
-        if let Err(e) = spawned {
-            tracing::warn!("cannot load the new voice: {e}");
+            }
+        }
+        if let Some(loads) = &self.voice_loads {
+            let _ = loads.send(settings.clone());
         }
     }
 
@@ -1183,4 +1223,34 @@ fn chunk_reply_offset(p: &SpokenPiece, spoken: usize) -> usize {
         return p.display_start + p.display_len;
     }
     p.display_start + (spoken * p.display_len).div_ceil(said).min(p.display_len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A slider dragged through many voices loads the newest only, not each one: twelve changes waiting when the
+    /// loader starts give one voice, and the dashboard ends at ok.
+    #[test]
+    fn the_voice_loader_loads_only_the_newest_of_the_changes_waiting() {
+        let Some(models) =
+            crate::testing::models_dir(&["kokoro-v1.0.int8.onnx", "kokoro-vocab.json", "voices/af_heart.bin"])
+        else {
+            return;
+        };
+        let paths = Paths { config_file: models.join("unused.toml"), data_dir: models.clone(), models_dir: models };
+        let (requests, waiting) = mpsc::channel();
+        for i in 0..12 {
+            let mut s = Settings::default();
+            s.tts.speed = 0.9 + i as f32 * 0.02;
+            requests.send(s).unwrap();
+        }
+        drop(requests);
+        let (speak, jobs) = mpsc::channel();
+        let status = SharedStatus::default();
+        load_voices(waiting, &paths, &status, &speak);
+        let voices = jobs.try_iter().filter(|j| matches!(j, VoiceJob::Replace(..))).count();
+        assert_eq!(voices, 1, "one voice loaded for twelve changes");
+        assert_eq!(status.read().unwrap().tts, Health::Ok);
+    }
 }
