@@ -221,7 +221,9 @@ pub fn run(config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
             let failed = follower.join().unwrap_or(0);
             match shown {
                 Ok(n) => tracing::info!("{n} avatar frames shown in the window"),
-                Err(e) => eprintln!("the windows failed: {e:#}"),
+                Err(e) => eprintln!(
+                    "the windows failed: {e:#}. `persona doctor` checks the display and GPU; `--no-window` runs voice only"
+                ),
             }
             stopped?;
             return finish(show, stop_show, wav.as_deref(), failed);
