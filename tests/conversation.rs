@@ -74,8 +74,8 @@ struct Run {
 /// One conversation at a time: each runs at real-time pace and needs the machine's cores to keep up.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn run(s: &Setup, input: &Path, output: &Path, room: Option<SimulatedRoom>) -> Run {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+/// Starts a conversation of `character` with files for the microphone and the speakers, at real-time pace.
+fn start(s: &Setup, character: Character, input: &Path, output: &Path, room: Option<SimulatedRoom>) -> Conversation {
     let services = Services::load(&s.settings, &s.paths).unwrap();
     let options = RunOptions {
         input: Input::File { path: input.into(), pace: Pace::RealTime },
@@ -83,8 +83,12 @@ fn run(s: &Setup, input: &Path, output: &Path, room: Option<SimulatedRoom>) -> R
         simulated_room: room,
         print: true,
     };
-    let conversation =
-        Conversation::start(s.settings.clone(), &s.paths, s.character.clone(), services, options).unwrap();
+    Conversation::start(s.settings.clone(), &s.paths, character, services, options).unwrap()
+}
+
+fn run(s: &Setup, input: &Path, output: &Path, room: Option<SimulatedRoom>) -> Run {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let conversation = start(s, s.character.clone(), input, output, room);
     let lipsync = LipSync::new(&s.settings.lipsync);
     let mut events = Vec::new();
     let mut mouth = Vec::new();
@@ -374,14 +378,7 @@ fn personality_edited_on_disk_and_llm_settings_changed_during_a_conversation_sha
     assert!(!character.personality.contains("retired pirate"));
 
     let input = conversation_wav(dir.path(), &[("What is your name?", 7.0), ("Do you like music?", 4.0)]);
-    let options = RunOptions {
-        input: Input::File { path: input, pace: Pace::RealTime },
-        output: Output::File { path: dir.path().join("reply.wav"), pace: WavPace::RealTime },
-        simulated_room: None,
-        print: true,
-    };
-    let services = Services::load(&s.settings, &s.paths).unwrap();
-    let conversation = Conversation::start(s.settings.clone(), &s.paths, character, services, options).unwrap();
+    let conversation = start(&s, character, &input, &dir.path().join("reply.wav"), None);
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut said = Vec::new();
     loop {
@@ -439,15 +436,7 @@ fn the_panels_speak_sample_is_heard_its_expression_preview_reaches_the_avatar_an
     let input = dir.path().join("silence.wav");
     write_wav(&input, &Audio::mono(vec![0.0; 16_000 * 20], 16_000)).unwrap();
     let output = dir.path().join("reply.wav");
-    let options = RunOptions {
-        input: Input::File { path: input, pace: Pace::RealTime },
-        output: Output::File { path: output.clone(), pace: WavPace::RealTime },
-        simulated_room: None,
-        print: true,
-    };
-    let services = Services::load(&s.settings, &s.paths).unwrap();
-    let conversation =
-        Conversation::start(s.settings.clone(), &s.paths, s.character.clone(), services, options).unwrap();
+    let conversation = start(&s, s.character.clone(), &input, &output, None);
     conversation.controls.send(Control::Audition("Hello! This is how I sound.".into())).unwrap();
     conversation.controls.send(Control::PreviewExpression("surprised".into())).unwrap();
     // The panel changes the voice while the sample plays: the next sample speaks with it.
